@@ -1,0 +1,239 @@
+"""libFLAC in process, through pyflac: encode exact integer PCM to a FLAC stream in memory, and measure it.
+
+pyflac builds its cffi extension against the libFLAC it bundles; we drive that encoder directly, so
+every bit depth from 4 to 32 and any channel count goes through. The paper's Appendix A switches
+(``FLAC__stream_encoder_disable_{constant,fixed,verbatim}_subframes``) are exported by that same
+library but not wrapped by pyflac, so they are called through ctypes on the same encoder object.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import io
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SUBFRAME_TYPES = ("constant", "fixed", "verbatim")
+LEVELS = tuple(range(9))
+STREAMINFO_BYTES = 4 + 4 + 34  # "fLaC" marker, block header, STREAMINFO body
+SUBSET_MAX_BLOCKSIZE = 4608
+SUBSET_MAX_LPC_ORDER_48K = 12
+
+
+class FlacError(RuntimeError):
+    """libFLAC refused the settings or failed to encode; the message carries libFLAC's own words."""
+
+
+@dataclass(frozen=True)
+class FlacSettings:
+    """One FLAC configuration: a compression level plus the paper's and the expert switches."""
+
+    level: int = 8
+    disable_subframes: frozenset[str] = field(default_factory=frozenset)
+    exhaustive_model_search: bool = False
+    max_lpc_order: int | None = None
+    blocksize: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"FLAC level must be 0..8, not {self.level}")
+        unknown = set(self.disable_subframes) - set(SUBFRAME_TYPES)
+        if unknown:
+            raise ValueError(f"unknown subframe type(s) {sorted(unknown)}; choose from {SUBFRAME_TYPES}")
+        object.__setattr__(self, "disable_subframes", frozenset(self.disable_subframes))
+        if self.max_lpc_order is not None and not 0 <= self.max_lpc_order <= 32:
+            raise ValueError("max LPC order must be 0..32")
+        if self.blocksize is not None and not 16 <= self.blocksize <= 65535:
+            raise ValueError("block size must be 16..65535")
+
+    @property
+    def name(self) -> str:
+        parts = [f"level{self.level}"]
+        if self.disable_subframes:
+            parts.append("no-" + "-".join(t for t in SUBFRAME_TYPES if t in self.disable_subframes))
+        if self.exhaustive_model_search:
+            parts.append("e")
+        if self.max_lpc_order is not None:
+            parts.append(f"l{self.max_lpc_order}")
+        if self.blocksize is not None:
+            parts.append(f"b{self.blocksize}")
+        return "_".join(parts)
+
+    def as_dict(self) -> dict:
+        return {
+            "level": self.level,
+            "disable_subframes": sorted(self.disable_subframes),
+            "exhaustive_model_search": self.exhaustive_model_search,
+            "max_lpc_order": self.max_lpc_order,
+            "blocksize": self.blocksize,
+        }
+
+    def needs_lax(self, sample_rate: int) -> bool:
+        """Whether these settings leave FLAC's streamable subset (the ``flac --lax`` case)."""
+        lpc_limit = SUBSET_MAX_LPC_ORDER_48K if sample_rate <= 48000 else 32
+        return bool(
+            (self.max_lpc_order is not None and self.max_lpc_order > lpc_limit)
+            or (self.blocksize is not None and (self.blocksize > SUBSET_MAX_BLOCKSIZE
+                                                 or (sample_rate <= 48000 and self.blocksize > 4608)))
+        )
+
+    def cli_args(self, sample_rate: int) -> list[str]:
+        """The reference ``flac`` command line's options for the same configuration."""
+        args = [f"-{self.level}"]
+        args += [f"--disable-{t}-subframes" for t in SUBFRAME_TYPES if t in self.disable_subframes]
+        if self.exhaustive_model_search:
+            args.append("-e")
+        if self.max_lpc_order is not None:
+            args.append(f"--max-lpc-order={self.max_lpc_order}")
+        if self.blocksize is not None:
+            args.append(f"--blocksize={self.blocksize}")
+        if self.needs_lax(sample_rate):
+            args.append("--lax")
+        return args
+
+
+@dataclass(frozen=True)
+class FlacLayout:
+    """How a FLAC file's bytes divide: what a decoder needs, and container extras."""
+
+    payload_bytes: int  # "fLaC" + STREAMINFO block + frames
+    container_bytes: int  # every other metadata block (padding, seek table, tags, ...) and ID3 tags
+    frames_offset: int
+    blocks: tuple[tuple[int, int], ...]  # (block type, body length) in file order
+
+
+def parse_layout(data: bytes) -> FlacLayout:
+    """Walk a FLAC stream's metadata blocks; raise FlacError on anything malformed."""
+    offset, prefix = 0, 0
+    if data[:3] == b"ID3" and len(data) >= 10:  # an ID3v2 tag some taggers put before "fLaC"
+        size = 0
+        for byte in data[6:10]:
+            size = (size << 7) | (byte & 0x7F)
+        prefix = offset = 10 + size
+    if data[offset : offset + 4] != b"fLaC":
+        raise FlacError("not a FLAC stream (no 'fLaC' marker)")
+    offset += 4
+    blocks, container, last = [], prefix, False
+    while not last:
+        if offset + 4 > len(data):
+            raise FlacError("truncated FLAC metadata")
+        header = data[offset]
+        last, kind = bool(header & 0x80), header & 0x7F
+        (length,) = struct.unpack(">I", b"\0" + data[offset + 1 : offset + 4])
+        if offset + 4 + length > len(data):
+            raise FlacError("truncated FLAC metadata block")
+        if not blocks and (kind != 0 or length != 34):
+            raise FlacError("FLAC stream does not start with a STREAMINFO block")
+        if blocks:
+            container += 4 + length
+        blocks.append((kind, length))
+        offset += 4 + length
+    frames = len(data) - offset
+    return FlacLayout(STREAMINFO_BYTES + frames, container, offset, tuple(blocks))
+
+
+@functools.cache
+def _library():
+    """pyflac's cffi module and a ctypes handle on the very libFLAC it loaded."""
+    from pyflac._encoder import ffi, lib  # imported here: the FLAC sweep's workers need only this
+
+    path = _loaded_libflac_path()
+    handle = ctypes.CDLL(path)
+    for kind in SUBFRAME_TYPES:
+        fn = getattr(handle, f"FLAC__stream_encoder_disable_{kind}_subframes")
+        fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_int], ctypes.c_int
+    version = ctypes.c_char_p.in_dll(handle, "FLAC__VERSION_STRING").value.decode()
+    return ffi, lib, handle, version
+
+
+def _loaded_libflac_path() -> str:
+    """The libFLAC shared object that pyflac's extension is linked against (mapped in this process)."""
+    import pyflac._encoder  # noqa: F401 - maps the library into this process
+
+    maps = Path("/proc/self/maps")
+    if maps.exists():
+        for line in maps.read_text().splitlines():
+            if "libFLAC" in line:
+                return line.split(maxsplit=5)[-1]
+    import pyflac
+
+    candidates = sorted((Path(pyflac.__file__).parent / "libraries").glob("*/libFLAC*"))
+    if not candidates:
+        raise FlacError("cannot find the libFLAC library that pyflac bundles")
+    return str(candidates[0])
+
+
+def libflac_version() -> str:
+    """Version of the libFLAC that this process encodes with (pyflac's bundled copy)."""
+    return _library()[3]
+
+
+@dataclass
+class _Sink:
+    buffer: io.BytesIO = field(default_factory=io.BytesIO)
+
+
+def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: FlacSettings) -> bytes:
+    """Encode ``(num_samples, channels)`` signed integers to a complete FLAC stream, in memory."""
+    from pyflac.encoder import StreamEncoder
+
+    ffi, lib, handle, _ = _library()
+    samples = np.ascontiguousarray(samples, dtype=np.int32)
+    if samples.ndim != 2 or samples.shape[0] == 0:
+        raise FlacError("samples must be a non-empty (num_samples, channels) array")
+    channels = samples.shape[1]
+    if not 1 <= channels <= 8:
+        raise FlacError(f"FLAC holds 1 to 8 channels, not {channels}")
+    sink = _Sink()
+
+    def write(buffer: bytes, num_bytes: int, num_samples: int, current_frame: int) -> None:
+        sink.buffer.write(buffer)
+
+    def seek(offset: int) -> None:
+        sink.buffer.seek(offset)
+
+    # The seek and tell callbacks let libFLAC rewrite STREAMINFO (MD5, sizes) when it finishes.
+    encoder = StreamEncoder(sample_rate=sample_rate, write_callback=write, seek_callback=seek,
+                            tell_callback=sink.buffer.tell, compression_level=settings.level,
+                            blocksize=settings.blocksize or 0,
+                            streamable_subset=not settings.needs_lax(sample_rate))
+    raw = encoder._encoder
+    lib.FLAC__stream_encoder_set_channels(raw, channels)
+    lib.FLAC__stream_encoder_set_bits_per_sample(raw, bit_depth)
+    lib.FLAC__stream_encoder_set_total_samples_estimate(raw, samples.shape[0])
+    if settings.exhaustive_model_search:
+        lib.FLAC__stream_encoder_set_do_exhaustive_model_search(raw, True)
+    if settings.max_lpc_order is not None:
+        lib.FLAC__stream_encoder_set_max_lpc_order(raw, settings.max_lpc_order)
+    address = int(ffi.cast("uintptr_t", raw))
+    for kind in settings.disable_subframes:
+        getattr(handle, f"FLAC__stream_encoder_disable_{kind}_subframes")(address, 1)
+    encoder._init()  # raises pyflac's EncoderInitException with libFLAC's reason
+    ok = lib.FLAC__stream_encoder_process_interleaved(raw, ffi.from_buffer("int32_t[]", samples), samples.shape[0])
+    state = ffi.string(lib.FLAC__stream_encoder_get_resolved_state_string(raw)).decode()
+    finished = lib.FLAC__stream_encoder_finish(raw)
+    if not ok or not finished:
+        raise FlacError(f"libFLAC failed to encode: {state}")
+    return sink.buffer.getvalue()
+
+
+def decode(data: bytes) -> tuple[np.ndarray, int, int]:
+    """Decode a FLAC stream (through libsndfile's FLAC reader) to exact integers, rate and depth."""
+    from trilobyte.audio import AudioError
+
+    try:
+        info = sf.info(io.BytesIO(data))
+        raw, rate = sf.read(io.BytesIO(data), dtype="int32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioError(f"FLAC stream does not decode: {err}") from err
+    depth = {"PCM_S8": 8, "PCM_16": 16, "PCM_24": 24}.get(info.subtype)
+    if depth is None:
+        raise AudioError(f"FLAC stream of unsupported sample format {info.subtype}")
+    if raw.shape[0] != info.frames:
+        raise AudioError(f"FLAC stream decodes to {raw.shape[0]} of {info.frames} samples")
+    return raw >> (32 - depth), int(rate), depth

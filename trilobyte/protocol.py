@@ -1,0 +1,268 @@
+"""The rate-estimator protocol and the result record: the benchmark's accounting rules, in one place.
+
+1. ``raw_bits`` = samples x channels x bit depth of the evaluated audio (no header).
+2. ``compressed_bits`` = everything a decoder needs besides the shared model; container extras
+   (padding, seek tables, tags) are ``container_bits``, reported apart.
+3. ``rate`` = raw_bits / compressed_bits; dataset totals are ratios of sums over files, with the
+   per-file mean and a bootstrap 95% interval over files beside them.
+4. ``mode`` "coded": a real bitstream was written, decoded and compared bit-exactly for every file;
+   "ideal": the sum of -log2 p under a model.
+5. Model bytes are reported, never amortized.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from trilobyte.datasets import AudioClip, Dataset
+
+MODES = ("coded", "ideal")
+SCHEMA_VERSION = 1
+BOOTSTRAP_SAMPLES = 2000
+
+
+@dataclass
+class FileRate:
+    """One file's outcome. ``compressed_bits`` is None when the file failed (``error`` says why)."""
+
+    id: str
+    raw_bits: int
+    compressed_bits: int | None
+    container_bits: int = 0
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    num_samples: int = 0
+    channels: int = 0
+    sample_rate: int = 0
+    bit_depth: int = 0
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.compressed_bits is not None
+
+    @property
+    def rate(self) -> float | None:
+        return self.raw_bits / self.compressed_bits if self.ok and self.compressed_bits else None
+
+    @classmethod
+    def failed(cls, clip_id: str, error: str, raw_bits: int = 0) -> FileRate:
+        return cls(id=clip_id, raw_bits=raw_bits, compressed_bits=None, error=error)
+
+    @classmethod
+    def for_clip(cls, clip: AudioClip, compressed_bits: int, **kwargs: Any) -> FileRate:
+        return cls(id=clip.id, raw_bits=clip.raw_bits, compressed_bits=compressed_bits,
+                   audio_seconds=clip.duration, num_samples=clip.num_samples, channels=clip.channels,
+                   sample_rate=clip.sample_rate, bit_depth=clip.bit_depth, **kwargs)
+
+
+def ratio_of_sums_interval(raw: np.ndarray, compressed: np.ndarray, seed: int = 0) -> tuple[float, float] | None:
+    """Bootstrap 95% interval over files of sum(raw) / sum(compressed)."""
+    if len(raw) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(raw), size=(BOOTSTRAP_SAMPLES, len(raw)))
+    ratios = raw[idx].sum(axis=1) / compressed[idx].sum(axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@dataclass
+class RateResult:
+    """A method's rate on a dataset, with every file's row and what produced it."""
+
+    method: str
+    config_name: str
+    config: dict[str, Any]
+    dataset: str
+    dataset_fingerprint: str
+    split: str
+    bit_depth: str
+    conversion: str
+    domain: str
+    mode: str
+    files: list[FileRate]
+    wall_seconds: float = 0.0
+    environment: dict[str, Any] = field(default_factory=dict)
+    model_parameters: int | None = None
+    model_bytes: int | None = None
+    shard: str | None = None
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if not self.created:
+            self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+    @property
+    def ok_files(self) -> list[FileRate]:
+        return [f for f in self.files if f.ok]
+
+    @property
+    def failures(self) -> list[FileRate]:
+        return [f for f in self.files if not f.ok]
+
+    @property
+    def raw_bits(self) -> int:
+        return sum(f.raw_bits for f in self.ok_files)
+
+    @property
+    def compressed_bits(self) -> int:
+        return sum(f.compressed_bits or 0 for f in self.ok_files)
+
+    @property
+    def container_bits(self) -> int:
+        return sum(f.container_bits for f in self.ok_files)
+
+    @property
+    def rate(self) -> float | None:
+        return self.raw_bits / self.compressed_bits if self.compressed_bits else None
+
+    @property
+    def rate_with_container(self) -> float | None:
+        total = self.compressed_bits + self.container_bits
+        return self.raw_bits / total if total else None
+
+    @property
+    def mean_file_rate(self) -> float | None:
+        rates = [f.rate for f in self.ok_files if f.rate is not None]
+        return float(np.mean(rates)) if rates else None
+
+    @property
+    def rate_interval(self) -> tuple[float, float] | None:
+        ok = self.ok_files
+        raw = np.array([f.raw_bits for f in ok], dtype=np.float64)
+        comp = np.array([f.compressed_bits for f in ok], dtype=np.float64)
+        return ratio_of_sums_interval(raw, comp)
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(f.audio_seconds for f in self.ok_files)
+
+    @property
+    def work_seconds(self) -> float:
+        return sum(f.seconds for f in self.ok_files)
+
+    @property
+    def xrealtime(self) -> float | None:
+        """Audio seconds per second of one worker's processing (encode + decode + check)."""
+        return self.audio_seconds / self.work_seconds if self.work_seconds else None
+
+    def summary(self) -> dict[str, Any]:
+        interval = self.rate_interval
+        return {
+            "raw_bits": self.raw_bits,
+            "compressed_bits": self.compressed_bits,
+            "container_bits": self.container_bits,
+            "rate": self.rate,
+            "rate_with_container": self.rate_with_container,
+            "mean_file_rate": self.mean_file_rate,
+            "rate_ci95": list(interval) if interval else None,
+            "files": len(self.files),
+            "failed_files": len(self.failures),
+            "audio_seconds": self.audio_seconds,
+            "work_seconds": self.work_seconds,
+            "xrealtime": self.xrealtime,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "files"}
+        data["schema"] = SCHEMA_VERSION
+        data["summary"] = self.summary()
+        data["files"] = [asdict(f) for f in self.files]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RateResult:
+        fields = {k: v for k, v in data.items() if k not in ("schema", "summary", "files")}
+        return cls(files=[FileRate(**f) for f in data["files"]], **fields)
+
+
+@runtime_checkable
+class RateEstimator(Protocol):
+    """A compression method: a name, its settings, and its rate on a dataset."""
+
+    name: str
+
+    def config(self) -> dict[str, Any]:
+        """Every setting that changes the result (goes into the result and its file name)."""
+        ...
+
+    def config_name(self) -> str:
+        """A short, file-name-safe label of ``config()``."""
+        ...
+
+    def estimate_rate(self, dataset: Dataset) -> RateResult:
+        ...
+
+
+class FileCoder(Protocol):
+    """A method that codes each file on its own: the shared runner handles jobs, resume and shards."""
+
+    name: str
+    mode: str
+
+    def config(self) -> dict[str, Any]: ...
+
+    def config_name(self) -> str: ...
+
+    def code_file(self, clip: AudioClip) -> FileRate:
+        """Compress one clip (coded mode: decode it too and compare bit-exactly) and count its bits."""
+        ...
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision(path: Path | None = None) -> str | None:
+    path = path or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(packages: tuple[str, ...] = (), device: str = "cpu", **extra: Any) -> dict[str, Any]:
+    """Versions, revision and machine that produced a result."""
+    names = ("trilobyte-bench", "numpy", "soundfile", *packages)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "device": device,
+        "git": git_revision(),
+        "packages": {n: _package_version(n) for n in names},
+        **extra,
+    }
