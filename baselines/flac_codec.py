@@ -78,8 +78,12 @@ class FlacSettings:
         lpc_limit = SUBSET_MAX_LPC_ORDER_48K if sample_rate <= 48000 else 32
         return bool(
             (self.max_lpc_order is not None and self.max_lpc_order > lpc_limit)
-            or (self.blocksize is not None and (self.blocksize > SUBSET_MAX_BLOCKSIZE
-                                                 or (sample_rate <= 48000 and self.blocksize > 4608)))
+            or (
+                self.blocksize is not None
+                and (
+                    self.blocksize > SUBSET_MAX_BLOCKSIZE or (sample_rate <= 48000 and self.blocksize > 4608)
+                )
+            )
         )
 
     def cli_args(self, sample_rate: int) -> list[str]:
@@ -153,7 +157,7 @@ def _library():
 
 def _loaded_libflac_path() -> str:
     """The libFLAC shared object that pyflac's extension is linked against (mapped in this process)."""
-    import pyflac._encoder  # noqa: F401 - maps the library into this process
+    import pyflac._encoder
 
     maps = Path("/proc/self/maps")
     if maps.exists():
@@ -198,10 +202,15 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: Flac
         sink.buffer.seek(offset)
 
     # The seek and tell callbacks let libFLAC rewrite STREAMINFO (MD5, sizes) when it finishes.
-    encoder = StreamEncoder(sample_rate=sample_rate, write_callback=write, seek_callback=seek,
-                            tell_callback=sink.buffer.tell, compression_level=settings.level,
-                            blocksize=settings.blocksize or 0,
-                            streamable_subset=not settings.needs_lax(sample_rate))
+    encoder = StreamEncoder(
+        sample_rate=sample_rate,
+        write_callback=write,
+        seek_callback=seek,
+        tell_callback=sink.buffer.tell,
+        compression_level=settings.level,
+        blocksize=settings.blocksize or 0,
+        streamable_subset=not settings.needs_lax(sample_rate),
+    )
     raw = encoder._encoder
     lib.FLAC__stream_encoder_set_channels(raw, channels)
     lib.FLAC__stream_encoder_set_bits_per_sample(raw, bit_depth)
@@ -214,7 +223,9 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: Flac
     for kind in settings.disable_subframes:
         getattr(handle, f"FLAC__stream_encoder_disable_{kind}_subframes")(address, 1)
     encoder._init()  # raises pyflac's EncoderInitException with libFLAC's reason
-    ok = lib.FLAC__stream_encoder_process_interleaved(raw, ffi.from_buffer("int32_t[]", samples), samples.shape[0])
+    ok = lib.FLAC__stream_encoder_process_interleaved(
+        raw, ffi.from_buffer("int32_t[]", samples), samples.shape[0]
+    )
     state = ffi.string(lib.FLAC__stream_encoder_get_resolved_state_string(raw)).decode()
     finished = lib.FLAC__stream_encoder_finish(raw)
     if not ok or not finished:

@@ -51,9 +51,12 @@ class FlacCoder:
         return self.settings.name
 
     def result_extra(self) -> dict[str, Any]:
-        return {"libflac_version": flac_codec.libflac_version(), "encoder": "libFLAC via pyflac",
-                "decoder": f"libsndfile {sf.__libsndfile_version__}",
-                "payload": "fLaC marker + STREAMINFO + frames; other metadata blocks are container_bits"}
+        return {
+            "libflac_version": flac_codec.libflac_version(),
+            "encoder": "libFLAC via pyflac",
+            "decoder": f"libsndfile {sf.__libsndfile_version__}",
+            "payload": "fLaC marker + STREAMINFO + frames; other metadata blocks are container_bits",
+        }
 
     def code_file(self, clip: AudioClip) -> FileRate:
         start = time.perf_counter()
@@ -65,7 +68,10 @@ class FlacCoder:
         done = time.perf_counter()
         layout = flac_codec.parse_layout(data)
         return FileRate.for_clip(
-            clip, layout.payload_bytes * 8, container_bits=layout.container_bytes * 8, seconds=done - start,
+            clip,
+            layout.payload_bytes * 8,
+            container_bits=layout.container_bytes * 8,
+            seconds=done - start,
             extra={"encode_seconds": encoded - start, "decode_seconds": done - encoded},
         )
 
@@ -95,13 +101,18 @@ def parse_subframes(text: str) -> frozenset[str]:
         return frozenset()
     kinds = frozenset(t.strip() for t in text.split(",") if t.strip())
     if not kinds <= set(SUBFRAME_TYPES):
-        raise argparse.ArgumentTypeError(f"subframe types are {','.join(SUBFRAME_TYPES)} (or none), not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"subframe types are {','.join(SUBFRAME_TYPES)} (or none), not {text!r}"
+        )
     return kinds
 
 
 def build_settings(args: argparse.Namespace) -> list[FlacSettings]:
-    disabled_sets = [frozenset(), frozenset(SUBFRAME_TYPES)] if args.disable_subframes is None else [
-        args.disable_subframes]
+    disabled_sets = (
+        [frozenset(), frozenset(SUBFRAME_TYPES)]
+        if args.disable_subframes is None
+        else [args.disable_subframes]
+    )
     return [
         FlacSettings(level, disabled, args.exhaustive, args.max_lpc_order, args.blocksize)
         for disabled in disabled_sets
@@ -115,7 +126,9 @@ def format_table(results: Sequence[RateResult]) -> str:
     for r in results:
         disabled = r.config.get("disable_subframes") or []
         extras = [k for k in ("exhaustive_model_search",) if r.config.get(k)]
-        extras += [f"{k}={r.config[k]}" for k in ("max_lpc_order", "blocksize") if r.config.get(k) is not None]
+        extras += [
+            f"{k}={r.config[k]}" for k in ("max_lpc_order", "blocksize") if r.config.get(k) is not None
+        ]
         title = ("disabled subframes: " + ",".join(disabled)) if disabled else "stock FLAC"
         if extras:
             title += " (" + ", ".join(extras) + ")"
@@ -150,10 +163,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m baselines.flac_sweep",
         description="FLAC levels 0-8, stock and subframes-disabled, coded and verified bit-exactly.",
     )
-    parser.add_argument("--levels", type=parse_levels, default=list(LEVELS), help="e.g. 0-8, 8 or 0,5,8 (default: 0-8)")
-    parser.add_argument("--disable-subframes", type=parse_subframes, default=None, metavar="TYPES",
-                        help="comma list of constant,fixed,verbatim, or 'none' for stock FLAC only"
-                             " (default: both stock and all three disabled, as in the paper's Appendix A)")
+    parser.add_argument(
+        "--levels", type=parse_levels, default=list(LEVELS), help="e.g. 0-8, 8 or 0,5,8 (default: 0-8)"
+    )
+    parser.add_argument(
+        "--disable-subframes",
+        type=parse_subframes,
+        default=None,
+        metavar="TYPES",
+        help="comma list of constant,fixed,verbatim, or 'none' for stock FLAC only"
+        " (default: both stock and all three disabled, as in the paper's Appendix A)",
+    )
     expert = parser.add_argument_group("expert libFLAC options")
     expert.add_argument("--exhaustive", action="store_true", help="exhaustive model search (flac -e)")
     expert.add_argument("--max-lpc-order", type=int, default=None, help="maximum LPC order (flac -l)")
@@ -172,17 +192,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.dataset is None and args.bit_depth == "native":
         args.dataset = list(DEMO_NATIVE + DEMO_8BIT)
     store = ResultStore(args.out)
-    log.info("libFLAC %s; %d configuration(s); results under %s", flac_codec.libflac_version(), len(coders), args.out)
+    log.info(
+        "libFLAC %s; %d configuration(s); results under %s",
+        flac_codec.libflac_version(),
+        len(coders),
+        args.out,
+    )
 
     all_results: list[RateResult] = []
     status = 0
     for name in args.dataset or list(DEMO_NATIVE):
         try:
             (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
-            log.info("%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60)
-            all_results += run_file_coders(coders, dataset, store, jobs=args.jobs, shard=shard,
-                                           overwrite=args.overwrite, progress=not args.no_progress,
-                                           packages=PACKAGES)
+            log.info(
+                "%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60
+            )
+            all_results += run_file_coders(
+                coders,
+                dataset,
+                store,
+                jobs=args.jobs,
+                shard=shard,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+                packages=PACKAGES,
+            )
         except (DatasetError, ResultError) as err:
             log.error("%s", err)
             status = 1
@@ -191,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     if all_results:
         print(format_table(all_results))
-        print(f"\nlibFLAC {flac_codec.libflac_version()}; every file decoded and compared bit-exactly;"
-              f" results in {Path(args.out)}")
+        print(
+            f"\nlibFLAC {flac_codec.libflac_version()}; every file decoded and compared bit-exactly;"
+            f" results in {Path(args.out)}"
+        )
     return status
 
 

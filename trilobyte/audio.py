@@ -11,7 +11,7 @@ import io
 import struct
 from dataclasses import dataclass
 from decimal import Decimal, getcontext
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +40,6 @@ class AudioInfo:
     bit_depth: int
     num_samples: int
     container: str
-
-
 
 
 def probe(path: Path | str) -> AudioInfo:
@@ -107,7 +105,7 @@ def read_pcm(path: Path | str) -> tuple[np.ndarray, AudioInfo]:
         with sf.SoundFile(str(info.path)) as handle:
             raw = handle.read(dtype="int32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioError(f"{info.path}: corrupt audio data ({err})") from err
+        raise AudioError(f"{info.path}: truncated or corrupt audio data ({err})") from err
     if raw.shape[0] != info.num_samples:
         raise AudioError(
             f"{info.path}: truncated or corrupt: header promises {info.num_samples} samples,"
@@ -132,7 +130,11 @@ def check_range(samples: np.ndarray, bit_depth: int) -> None:
 
 
 def write_pcm(
-    target: Path | str | io.BytesIO, samples: np.ndarray, sample_rate: int, bit_depth: int, container: str = "WAV"
+    target: Path | str | io.BytesIO,
+    samples: np.ndarray,
+    sample_rate: int,
+    bit_depth: int,
+    container: str = "WAV",
 ) -> None:
     """Write exact integer samples to a WAV/FLAC/AIFF file (8-bit WAV is unsigned, as the format requires)."""
     samples = np.asarray(samples)
@@ -143,8 +145,13 @@ def write_pcm(
     if container == "WAV" and (bit_depth > 16 or samples.shape[1] > 2):
         container = "WAVEX"  # what the WAV spec asks for beyond 16 bits or 2 channels
     left_aligned = samples.astype(np.int32) << (32 - bit_depth)
-    sf.write(target if isinstance(target, io.BytesIO) else str(target), left_aligned, sample_rate,
-             subtype=subtype, format=container)
+    sf.write(
+        target if isinstance(target, io.BytesIO) else str(target),
+        left_aligned,
+        sample_rate,
+        subtype=subtype,
+        format=container,
+    )
 
 
 def to_linear8(samples: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -161,7 +168,7 @@ def to_linear(samples: np.ndarray, bit_depth: int, target_depth: int) -> np.ndar
     return (samples >> (bit_depth - target_depth)).astype(np.int32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mulaw_thresholds(bit_depth: int) -> np.ndarray:
     """Smallest input sample mapped to each mu-law code 1..255 (codes are 0..255, 128 = zero)."""
     # Code k = round((F(x) + 1) * 127.5) with F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu) and
@@ -192,7 +199,7 @@ def to_mulaw8(samples: np.ndarray, bit_depth: int) -> np.ndarray:
     return (codes - 128).astype(np.int32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mulaw_centres(bit_depth: int) -> np.ndarray:
     getcontext().prec = 40
     scale = Decimal(1 << (bit_depth - 1))

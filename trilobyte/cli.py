@@ -29,31 +29,58 @@ DEFAULT_OUT = Path("reports/results")
 def add_common_args(parser: argparse.ArgumentParser, default_datasets: Sequence[str] = DEMO_NATIVE) -> None:
     """Add the shared flags to a method's argument parser."""
     group = parser.add_argument_group("data and results (shared by every method)")
-    group.add_argument("--dataset", action="append", metavar="NAME_OR_FOLDER",
-                       help="a registered dataset or a folder of WAV/FLAC/AIFF files; repeat for several"
-                            f" (default: {' '.join(default_datasets)})")
-    group.add_argument("--data-root", type=Path, default=None,
-                       help="folder holding the paper's datasets (default: $TRILOBYTE_DATA or ~/trilobyte-data)")
-    group.add_argument("--split", choices=SPLITS, default="all", help="which split to evaluate (default: all)")
-    group.add_argument("--bit-depth", default="native", choices=["native", "8", "16", "24"],
-                       help="evaluated bit depth; 8-bit uses --conversion (default: native)")
-    group.add_argument("--conversion", choices=audio.CONVERSIONS, default=None,
-                       help="integer conversion to a lower depth (default: mulaw for 8-bit, else linear)")
+    group.add_argument(
+        "--dataset",
+        action="append",
+        metavar="NAME_OR_FOLDER",
+        help="a registered dataset or a folder of WAV/FLAC/AIFF files; repeat for several"
+        f" (default: {' '.join(default_datasets)})",
+    )
+    group.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder holding the paper's datasets (default: $TRILOBYTE_DATA or ~/trilobyte-data)",
+    )
+    group.add_argument(
+        "--split", choices=SPLITS, default="all", help="which split to evaluate (default: all)"
+    )
+    group.add_argument(
+        "--bit-depth",
+        default="native",
+        choices=["native", "8", "16", "24"],
+        help="evaluated bit depth; 8-bit uses --conversion (default: native)",
+    )
+    group.add_argument(
+        "--conversion",
+        choices=audio.CONVERSIONS,
+        default=None,
+        help="integer conversion to a lower depth (default: mulaw for 8-bit, else linear)",
+    )
     group.add_argument("--limit", type=int, default=None, help="only the first N clips of each dataset")
     group.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder (default: %(default)s)")
     group.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
-    group.add_argument("--device", default="cpu", help="compute device for model-based methods (default: cpu)")
+    group.add_argument(
+        "--device", default="cpu", help="compute device for model-based methods (default: cpu)"
+    )
     group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     group.add_argument("--overwrite", action="store_true", help="recompute results that already exist")
-    group.add_argument("--shard", default=None, metavar="I/N",
-                       help="run only shard I of N (0-based) of each dataset's clips; 'auto' reads a SLURM array")
+    group.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only shard I of N (0-based) of each dataset's clips; 'auto' reads a SLURM array",
+    )
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
     group.add_argument("-v", "--verbose", action="store_true", help="debug messages")
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
 
 
 def parse_bit_depth(text: str) -> int | None:
@@ -64,8 +91,14 @@ def datasets_from_args(args: argparse.Namespace, default: Sequence[str] = DEMO_N
     """The datasets the flags name, at the flags' depth, split and limit."""
     names = args.dataset or list(default)
     return [
-        get_dataset(name, root=args.data_root, bit_depth=parse_bit_depth(args.bit_depth),
-                    conversion=args.conversion, split=args.split, limit=args.limit)
+        get_dataset(
+            name,
+            root=args.data_root,
+            bit_depth=parse_bit_depth(args.bit_depth),
+            conversion=args.conversion,
+            split=args.split,
+            limit=args.limit,
+        )
         for name in names
     ]
 
@@ -79,7 +112,9 @@ def _init_worker(dataset: Dataset, coders: list[FileCoder]) -> None:
     _worker["dataset"], _worker["coders"] = dataset, coders
 
 
-def code_ref(dataset: Dataset, coders: Sequence[FileCoder], ref: ClipRef, wanted: Sequence[int]) -> list[FileRate]:
+def code_ref(
+    dataset: Dataset, coders: Sequence[FileCoder], ref: ClipRef, wanted: Sequence[int]
+) -> list[FileRate]:
     """Load one clip once and run each wanted coder on it; a failure becomes a row, never a crash."""
     try:
         clip = dataset.load(ref)
@@ -90,7 +125,7 @@ def code_ref(dataset: Dataset, coders: Sequence[FileCoder], ref: ClipRef, wanted
         start = time.perf_counter()
         try:
             row = coders[index].code_file(clip)
-        except Exception as err:  # noqa: BLE001 - one bad file must not stop the sweep; the row says why
+        except Exception as err:
             log.debug("coding %s failed", ref.id, exc_info=True)
             row = FileRate.failed(ref.id, f"{type(err).__name__}: {err}", raw_bits=clip.raw_bits)
         if row.ok and not row.seconds:
@@ -156,9 +191,11 @@ def run_file_coders(
     if resumed:
         log.info("%s: resuming, %d file results already done", dataset.key, resumed)
 
-    for index, job in pending.items():
+    for job in pending.values():
         job.partial = store.open_partial(
-            store.partial_path(dataset.key, job.coder.name, job.coder.config_name(), shard), dataset.fingerprint)
+            store.partial_path(dataset.key, job.coder.name, job.coder.config_name(), shard),
+            dataset.fingerprint,
+        )
     start = time.perf_counter()
     bar = tqdm(total=len(work), desc=f"{dataset.key}", unit="file", disable=not progress, leave=False)
 
@@ -180,7 +217,9 @@ def run_file_coders(
     except KeyboardInterrupt:
         bar.close()
         done = sum(1 for j in pending.values() for r in j.done.values() if r.ok)
-        log.warning("interrupted: %d finished file results are kept; run the same command again to resume", done)
+        log.warning(
+            "interrupted: %d finished file results are kept; run the same command again to resume", done
+        )
         raise
     finally:
         bar.close()
@@ -194,10 +233,19 @@ def run_file_coders(
         ids = [dataset.refs[p].id for p in positions]
         coder = job.coder
         result = RateResult(
-            method=coder.name, config_name=coder.config_name(), config=coder.config(), dataset=dataset.name,
-            dataset_fingerprint=dataset.fingerprint, split=dataset.split, bit_depth=dataset.bit_depth_label,
-            conversion=dataset.conversion, domain=dataset.domain, mode=coder.mode,
-            files=[job.done[i] for i in ids if i in job.done], wall_seconds=wall, environment=env,
+            method=coder.name,
+            config_name=coder.config_name(),
+            config=coder.config(),
+            dataset=dataset.name,
+            dataset_fingerprint=dataset.fingerprint,
+            split=dataset.split,
+            bit_depth=dataset.bit_depth_label,
+            conversion=dataset.conversion,
+            domain=dataset.domain,
+            mode=coder.mode,
+            files=[job.done[i] for i in ids if i in job.done],
+            wall_seconds=wall,
+            environment=env,
             shard=str(shard) if shard else None,
         )
         extra = getattr(coder, "result_extra", None)
@@ -208,8 +256,9 @@ def run_file_coders(
     return [results[i] for i in range(len(coders))]
 
 
-def _run_pool(dataset: Dataset, coders: list[FileCoder], work: list[tuple[int, list[int]]], jobs: int,
-              record) -> None:
+def _run_pool(
+    dataset: Dataset, coders: list[FileCoder], work: list[tuple[int, list[int]]], jobs: int, record
+) -> None:
     """Keep at most 2 x jobs tasks in flight so an interrupt loses little and memory stays flat."""
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(dataset, coders)) as pool:
         queue = iter(work)

@@ -89,16 +89,14 @@ def load_clip(ref: ClipRef, bit_depth: int | None, conversion: str, domain: str)
         samples = np.ascontiguousarray(samples[:, ref.channel : ref.channel + 1])
     target = info.bit_depth if bit_depth is None else bit_depth
     if target > info.bit_depth:
-        raise DatasetError(
-            f"{ref.path}: is {info.bit_depth}-bit; it cannot be evaluated at {target} bits"
-        )
+        raise DatasetError(f"{ref.path}: is {info.bit_depth}-bit; it cannot be evaluated at {target} bits")
     samples = audio.convert(samples, info.bit_depth, target, conversion)
     return AudioClip(ref.id, ref.path, samples, ref.sample_rate, target, domain, ref.group)
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A named, fingerprinted list of clips at one evaluated bit depth ("native" when ``bit_depth`` is None)."""
+    """A named, fingerprinted list of clips at one evaluated bit depth (None: each file's own)."""
 
     name: str
     domain: str
@@ -217,8 +215,13 @@ def refs_from_files(
         except audio.AudioError as err:
             refs.append(ClipRef(rel, path, group, 0, 0, 0, 0, error=str(err)))
             continue
-        common = dict(group=group, sample_rate=info.sample_rate, channels=info.channels,
-                      bit_depth=info.bit_depth, num_samples=info.num_samples)
+        common = dict(
+            group=group,
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+            bit_depth=info.bit_depth,
+            num_samples=info.num_samples,
+        )
         if split_channels and info.channels > 1:
             refs.extend(ClipRef(f"{rel}#ch{c}", path, channel=c, **common) for c in range(info.channels))
         else:
@@ -311,44 +314,181 @@ ALSA = "/usr/share/sounds/alsa"
 
 _SPECS: list[DatasetSpec] = [
     # The paper's datasets (users bring the files; see README for the expected layout).
-    DatasetSpec("sc09", "speech", 16000, 8, 1, "mulaw", _under_data_root("sc09"),
-                group_by_regex(r"_([0-9a-f]{8})_nohash_"), description="Speech Commands digits, by speaker"),
-    DatasetSpec("beethoven", "music", 16000, 8, 1, "mulaw", _under_data_root("beethoven"),
-                description="Beethoven piano sonatas (SampleRNN)"),
-    DatasetSpec("youtubemix", "music", 16000, 8, 1, "mulaw", _under_data_root("youtubemix"),
-                description="YouTube Mix piano"),
-    DatasetSpec("vctk", "speech", 48000, 16, 1, "linear", _under_data_root("vctk"),
-                group_by_regex(r"(p\d{3}|s\d{1,3})_"), description="VCTK, by speaker (both mics together)"),
-    DatasetSpec("ljspeech", "speech", 22050, 16, 1, "linear", _under_data_root("ljspeech"),
-                group_by_regex(r"(LJ\d{3})-"), description="LJSpeech, by chapter"),
-    DatasetSpec("librispeech", "speech", 16000, 16, 1, "linear", _under_data_root("librispeech"),
-                group_by_regex(r"/(\d+)/\d+/[^/]+$"), description="LibriSpeech, by speaker"),
-    DatasetSpec("birdvox", "bioacoustics", 24000, 16, 1, "linear", _under_data_root("birdvox"),
-                group_by_regex(r"(unit\d+)"), description="BirdVox, by recording unit"),
-    DatasetSpec("epidemic", "sfx", 48000, 16, 1, "linear", _under_data_root("epidemic"),
-                description="Epidemic Sound effects"),
-    DatasetSpec("musdb18-mono", "music", 44100, 16, 1, "linear", _under_data_root("musdb18"),
-                group_by_parent, split_channels=True,
-                description="MusDB18-HQ mixes and stems, each channel a mono clip, by track"),
-    DatasetSpec("musdb18-stereo", "music", 44100, 16, 2, "linear",
-                _under_data_root("musdb18", "**/mixture.wav"), group_by_parent,
-                description="MusDB18-HQ stereo mixtures, by track"),
-    DatasetSpec("commercial16", "music", 44100, 16, 2, "linear", _under_data_root("commercial16"),
-                group_by_parent, description="Your 16-bit music (44.1 kHz), by album folder"),
-    DatasetSpec("commercial24", "music", 44100, 24, 2, "linear", _under_data_root("commercial24"),
-                group_by_parent, description="Your 24-bit music (44.1 kHz), by album folder"),
+    DatasetSpec(
+        "sc09",
+        "speech",
+        16000,
+        8,
+        1,
+        "mulaw",
+        _under_data_root("sc09"),
+        group_by_regex(r"_([0-9a-f]{8})_nohash_"),
+        description="Speech Commands digits, by speaker",
+    ),
+    DatasetSpec(
+        "beethoven",
+        "music",
+        16000,
+        8,
+        1,
+        "mulaw",
+        _under_data_root("beethoven"),
+        description="Beethoven piano sonatas (SampleRNN)",
+    ),
+    DatasetSpec(
+        "youtubemix",
+        "music",
+        16000,
+        8,
+        1,
+        "mulaw",
+        _under_data_root("youtubemix"),
+        description="YouTube Mix piano",
+    ),
+    DatasetSpec(
+        "vctk",
+        "speech",
+        48000,
+        16,
+        1,
+        "linear",
+        _under_data_root("vctk"),
+        group_by_regex(r"(p\d{3}|s\d{1,3})_"),
+        description="VCTK, by speaker (both mics together)",
+    ),
+    DatasetSpec(
+        "ljspeech",
+        "speech",
+        22050,
+        16,
+        1,
+        "linear",
+        _under_data_root("ljspeech"),
+        group_by_regex(r"(LJ\d{3})-"),
+        description="LJSpeech, by chapter",
+    ),
+    DatasetSpec(
+        "librispeech",
+        "speech",
+        16000,
+        16,
+        1,
+        "linear",
+        _under_data_root("librispeech"),
+        group_by_regex(r"/(\d+)/\d+/[^/]+$"),
+        description="LibriSpeech, by speaker",
+    ),
+    DatasetSpec(
+        "birdvox",
+        "bioacoustics",
+        24000,
+        16,
+        1,
+        "linear",
+        _under_data_root("birdvox"),
+        group_by_regex(r"(unit\d+)"),
+        description="BirdVox, by recording unit",
+    ),
+    DatasetSpec(
+        "epidemic",
+        "sfx",
+        48000,
+        16,
+        1,
+        "linear",
+        _under_data_root("epidemic"),
+        description="Epidemic Sound effects",
+    ),
+    DatasetSpec(
+        "musdb18-mono",
+        "music",
+        44100,
+        16,
+        1,
+        "linear",
+        _under_data_root("musdb18"),
+        group_by_parent,
+        split_channels=True,
+        description="MusDB18-HQ mixes and stems, each channel a mono clip, by track",
+    ),
+    DatasetSpec(
+        "musdb18-stereo",
+        "music",
+        44100,
+        16,
+        2,
+        "linear",
+        _under_data_root("musdb18", "**/mixture.wav"),
+        group_by_parent,
+        description="MusDB18-HQ stereo mixtures, by track",
+    ),
+    DatasetSpec(
+        "commercial16",
+        "music",
+        44100,
+        16,
+        2,
+        "linear",
+        _under_data_root("commercial16"),
+        group_by_parent,
+        description="Your 16-bit music (44.1 kHz), by album folder",
+    ),
+    DatasetSpec(
+        "commercial24",
+        "music",
+        44100,
+        24,
+        2,
+        "linear",
+        _under_data_root("commercial24"),
+        group_by_parent,
+        description="Your 24-bit music (44.1 kHz), by album folder",
+    ),
     # The embedded demo corpus: real recordings from Debian packages plus committed CC0 24-bit clips.
-    DatasetSpec("demo-music", "music", 44100, 16, None, "linear",
-                _system_files(SONIC_PI, "*.flac", "sonic-pi-samples", ("misc_burp.flac", "perc_swash.flac")),
-                description="sonic-pi-samples: drums, loops, ambience, a crow (44.1 kHz 16-bit)", demo=True),
-    DatasetSpec("demo-speech", "speech", 8000, 16, 1, "linear",
-                _system_files(ASTERISK, "**/*.wav", "asterisk-core-sounds-en-wav"),
-                description="Asterisk prompts, one speaker (8 kHz 16-bit)", demo=True),
-    DatasetSpec("demo-speech48", "speech", 48000, 16, 1, "linear",
-                _system_files(ALSA, "*.wav", "alsa-utils", ("Noise.wav",)),
-                description="alsa-utils channel announcements (48 kHz 16-bit)", demo=True),
-    DatasetSpec("demo-24bit", "music", None, 24, None, "linear", _demo_24bit,
-                description="the two 24-bit sonic-pi samples and two CC0 96 kHz stereo clips", demo=True),
+    DatasetSpec(
+        "demo-music",
+        "music",
+        44100,
+        16,
+        None,
+        "linear",
+        _system_files(SONIC_PI, "*.flac", "sonic-pi-samples", ("misc_burp.flac", "perc_swash.flac")),
+        description="sonic-pi-samples: drums, loops, ambience, a crow (44.1 kHz 16-bit)",
+        demo=True,
+    ),
+    DatasetSpec(
+        "demo-speech",
+        "speech",
+        8000,
+        16,
+        1,
+        "linear",
+        _system_files(ASTERISK, "**/*.wav", "asterisk-core-sounds-en-wav"),
+        description="Asterisk prompts, one speaker (8 kHz 16-bit)",
+        demo=True,
+    ),
+    DatasetSpec(
+        "demo-speech48",
+        "speech",
+        48000,
+        16,
+        1,
+        "linear",
+        _system_files(ALSA, "*.wav", "alsa-utils", ("Noise.wav",)),
+        description="alsa-utils channel announcements (48 kHz 16-bit)",
+        demo=True,
+    ),
+    DatasetSpec(
+        "demo-24bit",
+        "music",
+        None,
+        24,
+        None,
+        "linear",
+        _demo_24bit,
+        description="the two 24-bit sonic-pi samples and two CC0 96 kHz stereo clips",
+        demo=True,
+    ),
 ]
 REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
 # 8-bit variants of the demo corpus, by name: <base>-mulaw8 and <base>-linear8.
@@ -360,7 +500,9 @@ DEMO_8BIT = ("demo-music-mulaw8", "demo-speech-mulaw8", "demo-music-linear8", "d
 
 def dataset_names() -> list[str]:
     names = list(REGISTRY)
-    names += [f"{n}-{c}8" for n in REGISTRY if REGISTRY[n].demo and n != "demo-24bit" for c in ("mulaw", "linear")]
+    names += [
+        f"{n}-{c}8" for n in REGISTRY if REGISTRY[n].demo and n != "demo-24bit" for c in ("mulaw", "linear")
+    ]
     return names
 
 
@@ -393,8 +535,12 @@ def folder_dataset(folder: Path | str, name: str | None = None, domain: str = "u
     groups_by_parent = len({p.parent for p in files}) >= 3
     refs = refs_from_files(files, folder, group_by_parent if groups_by_parent else group_by_file)
     _require_readable(refs, f"{folder}: no readable WAV/FLAC/AIFF files")
-    return Dataset(name or folder.name, domain, tuple(sorted(refs, key=lambda r: r.id)),
-                   description=f"files under {folder}")
+    return Dataset(
+        name or folder.name,
+        domain,
+        tuple(sorted(refs, key=lambda r: r.id)),
+        description=f"files under {folder}",
+    )
 
 
 def _require_readable(refs: list[ClipRef], message: str) -> None:
@@ -419,7 +565,9 @@ def get_dataset(
         ds = _from_spec(REGISTRY[name_or_folder], root_path)
     elif variant and variant["base"] in REGISTRY:
         if bit_depth is not None and bit_depth != int(variant["depth"]):
-            raise DatasetError(f"{name_or_folder} is {variant['depth']}-bit; it cannot also be {bit_depth}-bit")
+            raise DatasetError(
+                f"{name_or_folder} is {variant['depth']}-bit; it cannot also be {bit_depth}-bit"
+            )
         ds = _from_spec(REGISTRY[variant["base"]], root_path)
         ds = ds.with_bit_depth(int(variant["depth"]), variant["conversion"])
     elif Path(name_or_folder).expanduser().is_dir():

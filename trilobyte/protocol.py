@@ -61,12 +61,22 @@ class FileRate:
 
     @classmethod
     def for_clip(cls, clip: AudioClip, compressed_bits: int, **kwargs: Any) -> FileRate:
-        return cls(id=clip.id, raw_bits=clip.raw_bits, compressed_bits=compressed_bits,
-                   audio_seconds=clip.duration, num_samples=clip.num_samples, channels=clip.channels,
-                   sample_rate=clip.sample_rate, bit_depth=clip.bit_depth, **kwargs)
+        return cls(
+            id=clip.id,
+            raw_bits=clip.raw_bits,
+            compressed_bits=compressed_bits,
+            audio_seconds=clip.duration,
+            num_samples=clip.num_samples,
+            channels=clip.channels,
+            sample_rate=clip.sample_rate,
+            bit_depth=clip.bit_depth,
+            **kwargs,
+        )
 
 
-def ratio_of_sums_interval(raw: np.ndarray, compressed: np.ndarray, seed: int = 0) -> tuple[float, float] | None:
+def ratio_of_sums_interval(
+    raw: np.ndarray, compressed: np.ndarray, seed: int = 0
+) -> tuple[float, float] | None:
     """Bootstrap 95% interval over files of sum(raw) / sum(compressed)."""
     if len(raw) < 2:
         return None
@@ -104,7 +114,7 @@ class RateResult:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         if not self.created:
-            self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
     @property
     def ok_files(self) -> list[FileRate]:
@@ -204,8 +214,7 @@ class RateEstimator(Protocol):
         """A short, file-name-safe label of ``config()``."""
         ...
 
-    def estimate_rate(self, dataset: Dataset) -> RateResult:
-        ...
+    def estimate_rate(self, dataset: Dataset) -> RateResult: ...
 
 
 class FileCoder(Protocol):
@@ -233,9 +242,16 @@ def _package_version(name: str) -> str | None:
 def git_revision(path: Path | None = None) -> str | None:
     path = path or Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-                               capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:

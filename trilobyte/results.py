@@ -23,8 +23,20 @@ from trilobyte.protocol import FileRate, RateResult
 
 log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._+=,-]+")
-CSV_FIELDS = ("id", "raw_bits", "compressed_bits", "container_bits", "rate", "seconds", "audio_seconds",
-              "num_samples", "channels", "sample_rate", "bit_depth", "error")
+CSV_FIELDS = (
+    "id",
+    "raw_bits",
+    "compressed_bits",
+    "container_bits",
+    "rate",
+    "seconds",
+    "audio_seconds",
+    "num_samples",
+    "channels",
+    "sample_rate",
+    "bit_depth",
+    "error",
+)
 
 
 class ResultError(RuntimeError):
@@ -56,7 +68,9 @@ class Shard:
             return None
         if text == "auto":
             try:
-                task = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+                task = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(
+                    os.environ.get("SLURM_ARRAY_TASK_MIN", "0")
+                )
                 count = int(os.environ["SLURM_ARRAY_TASK_COUNT"])
             except KeyError as err:
                 raise ValueError(f"--shard auto needs a SLURM job array ({err.args[0]} is not set)") from err
@@ -82,6 +96,11 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def csv_path(json_path: Path) -> Path:
+    """The per-file CSV beside a result's JSON."""
+    return json_path.with_name(json_path.name.removesuffix(".json") + ".csv")
+
+
 def rows_csv(result: RateResult) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
@@ -102,17 +121,21 @@ class ResultStore:
         return self.root / safe_name(dataset_key) / safe_name(method) / stem
 
     def json_path(self, dataset_key: str, method: str, config_name: str, shard: Shard | None = None) -> Path:
-        return self.base(dataset_key, method, config_name, shard).with_suffix(".json")
+        base = self.base(dataset_key, method, config_name, shard)
+        return base.with_name(base.name + ".json")  # not with_suffix: names may hold dots
 
-    def partial_path(self, dataset_key: str, method: str, config_name: str, shard: Shard | None = None) -> Path:
-        return self.base(dataset_key, method, config_name, shard).with_suffix(".partial.jsonl")
+    def partial_path(
+        self, dataset_key: str, method: str, config_name: str, shard: Shard | None = None
+    ) -> Path:
+        base = self.base(dataset_key, method, config_name, shard)
+        return base.with_name(base.name + ".partial.jsonl")
 
     # -- finished results
 
     def write(self, result: RateResult, dataset_key: str) -> Path:
         shard = Shard.parse(result.shard) if result.shard else None
         path = self.json_path(dataset_key, result.method, result.config_name, shard)
-        atomic_write_text(path.with_suffix(".csv"), rows_csv(result))
+        atomic_write_text(csv_path(path), rows_csv(result))
         atomic_write_text(path, json.dumps(result.to_dict(), indent=1, sort_keys=False) + "\n")
         return path
 
@@ -122,14 +145,18 @@ class ResultStore:
         except (OSError, ValueError, TypeError, KeyError) as err:
             raise ResultError(f"{path}: not a readable result ({err})") from err
 
-    def find(self, dataset_key: str, method: str, config_name: str, shard: Shard | None = None) -> RateResult | None:
+    def find(
+        self, dataset_key: str, method: str, config_name: str, shard: Shard | None = None
+    ) -> RateResult | None:
         path = self.json_path(dataset_key, method, config_name, shard)
         return self.load(path) if path.exists() else None
 
     def remove(self, dataset_key: str, method: str, config_name: str, shard: Shard | None = None) -> None:
-        for path in (self.json_path(dataset_key, method, config_name, shard),
-                     self.json_path(dataset_key, method, config_name, shard).with_suffix(".csv"),
-                     self.partial_path(dataset_key, method, config_name, shard)):
+        for path in (
+            self.json_path(dataset_key, method, config_name, shard),
+            csv_path(self.json_path(dataset_key, method, config_name, shard)),
+            self.partial_path(dataset_key, method, config_name, shard),
+        ):
             path.unlink(missing_ok=True)
 
     def all_results(self) -> list[tuple[Path, RateResult]]:
@@ -158,8 +185,8 @@ class ResultStore:
                 if number == 0:
                     if record.get("fingerprint") != fingerprint:
                         raise ResultError(
-                            f"{path}: unfinished work for other files (fingerprint {record.get('fingerprint')}"
-                            f" != {fingerprint}); delete it or run with --overwrite"
+                            f"{path}: unfinished work for other files (fingerprint"
+                            f" {record.get('fingerprint')} != {fingerprint}); delete it or use --overwrite"
                         )
                     continue
                 row = FileRate(**record)
@@ -214,8 +241,15 @@ def merge_shards(store: ResultStore, dataset_key: str, method: str, config_name:
         raise ResultError(f"{folder}: shards were run on different datasets {sorted(fingerprints)}")
     first = parts[0]
     files = sorted((f for p in parts for f in p.files), key=lambda f: f.id)
-    merged = RateResult(**{**asdict(first), "files": files, "shard": None, "created": "",
-                           "wall_seconds": max(p.wall_seconds for p in parts)})
+    merged = RateResult(
+        **{
+            **asdict(first),
+            "files": files,
+            "shard": None,
+            "created": "",
+            "wall_seconds": max(p.wall_seconds for p in parts),
+        }
+    )
     merged.files = files
     merged.extra = {**first.extra, "merged_shards": n}
     path = store.write(merged, dataset_key)
@@ -242,8 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     for dataset_key, method, config in sorted(groups):
         try:
             merged = merge_shards(store, dataset_key, method, config)
-            log.info("%s / %s / %s: rate %.4f over %d files", dataset_key, method, config, merged.rate or 0,
-                     len(merged.files))
+            log.info(
+                "%s / %s / %s: rate %.4f over %d files",
+                dataset_key,
+                method,
+                config,
+                merged.rate or 0,
+                len(merged.files),
+            )
         except ResultError as err:
             log.error("%s", err)
             status = 1

@@ -1,0 +1,37 @@
+"""Shared fixtures: synthetic signals and small folders of real audio files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trilobyte import audio
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def synth(num_samples: int, channels: int, bit_depth: int, seed: int = 0) -> np.ndarray:
+    """A noisy sine with the full-scale extremes in it: every bit of the depth is exercised."""
+    rng = np.random.default_rng(seed)
+    top = (1 << (bit_depth - 1)) - 1
+    t = np.arange(num_samples)[:, None]
+    wave = 0.6 * top * np.sin(2 * np.pi * t * (0.01 + 0.003 * np.arange(channels)))
+    noise = rng.normal(0, top * 0.05, size=(num_samples, channels))
+    samples = np.clip(np.round(wave + noise), -top - 1, top).astype(np.int32)
+    samples[0, :] = -top - 1
+    samples[1, :] = top
+    return samples
+
+
+@pytest.fixture
+def audio_folder(tmp_path: Path) -> Path:
+    """A folder of 8 small 16-bit WAV files in 4 group folders (2 files each)."""
+    folder = tmp_path / "corpus"
+    for i in range(8):
+        sub = folder / f"speaker{i // 2}"
+        sub.mkdir(parents=True, exist_ok=True)
+        audio.write_pcm(sub / f"clip{i}.wav", synth(4000 + 100 * i, 1, 16, seed=i), 16000, 16)
+    return folder
