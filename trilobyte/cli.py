@@ -7,10 +7,13 @@ Shared flags mean the same everywhere: ``--dataset --split --bit-depth --limit -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +112,33 @@ _worker: dict = {}
 
 
 def _init_worker(dataset: Dataset, coders: list[FileCoder]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     _worker["dataset"], _worker["coders"] = dataset, coders
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[dict[str, bool]]:
+    """Turn the first Ctrl-C into a flag the runner checks between files.
+
+    An interrupt raised inside a C library's callback (libFLAC's, say) would otherwise surface as a
+    failed file; with the flag, the file in progress is dropped and finished files are kept.
+    A second Ctrl-C interrupts at once.
+    """
+    state = {"interrupted": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if state["interrupted"]:
+            raise KeyboardInterrupt
+        state["interrupted"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def code_ref(
@@ -209,11 +238,15 @@ def run_file_coders(
         bar.update(1)
 
     try:
-        if jobs <= 1 or len(work) <= 1:
-            for position, wanted in work:
-                record(position, code_ref(dataset, coders, dataset.refs[position], wanted), wanted)
-        else:
-            _run_pool(dataset, list(coders), work, jobs, record)
+        with deferred_interrupt() as state:
+            if jobs <= 1 or len(work) <= 1:
+                for position, wanted in work:
+                    rows = code_ref(dataset, coders, dataset.refs[position], wanted)
+                    if state["interrupted"]:
+                        raise KeyboardInterrupt  # the file in progress may have been cut short: drop it
+                    record(position, rows, wanted)
+            else:
+                _run_pool(dataset, list(coders), work, jobs, record, state)
     except KeyboardInterrupt:
         bar.close()
         done = sum(1 for j in pending.values() for r in j.done.values() if r.ok)
@@ -257,7 +290,12 @@ def run_file_coders(
 
 
 def _run_pool(
-    dataset: Dataset, coders: list[FileCoder], work: list[tuple[int, list[int]]], jobs: int, record
+    dataset: Dataset,
+    coders: list[FileCoder],
+    work: list[tuple[int, list[int]]],
+    jobs: int,
+    record: Callable[[int, list[FileRate], list[int]], None],
+    state: dict[str, bool],
 ) -> None:
     """Keep at most 2 x jobs tasks in flight so an interrupt loses little and memory stays flat."""
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(dataset, coders)) as pool:
@@ -272,7 +310,9 @@ def _run_pool(
                     in_flight[pool.submit(_code_in_worker, *item)] = item[1]
                 if not in_flight:
                     break
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                finished, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
+                if state["interrupted"]:
+                    raise KeyboardInterrupt
                 for future in finished:
                     wanted = in_flight.pop(future)
                     position, rows = future.result()

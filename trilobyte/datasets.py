@@ -138,7 +138,7 @@ class Dataset:
             yield self.load(ref)
 
     def total_seconds(self) -> float:
-        return sum(r.num_samples / r.sample_rate for r in self.refs)
+        return sum(r.num_samples / r.sample_rate for r in self.refs if not r.error)
 
     def with_bit_depth(self, bit_depth: int | None, conversion: str | None = None) -> Dataset:
         """The same clips at another evaluated depth (8-bit defaults to mu-law, others to linear)."""
