@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         except (DatasetError, ResultError) as err:
             log.error("%s", err)
             status = 1
+        except OSError as err:  # a full disk or an unwritable --out: finished results stay where they are
+            log.error("cannot write results under %s: %s", args.out, err)
+            return 1
         except KeyboardInterrupt:
             print(format_table(all_results))
             return 130

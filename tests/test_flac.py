@@ -223,3 +223,12 @@ def test_rerun_skips_and_overwrite_recomputes(tmp_path: Path) -> None:
     assert again["summary"]["compressed_bits"] == first["summary"]["compressed_bits"]
     assert first["environment"]["packages"]["pyflac"] == "3.0.0"
     assert first["extra"]["libflac_version"] == flac_codec.libflac_version()
+
+
+def test_unwritable_results_folder_is_a_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the results folder should go")
+    argv = ["--dataset", "demo-speech48", "--limit", "1", "--levels", "0", "--disable-subframes", "none",
+            "--out", str(blocker / "results"), "--no-progress"]
+    assert main(argv) == 1
+    assert "cannot write results" in caplog.text and blocker.read_text().startswith("a file")
