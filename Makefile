@@ -5,9 +5,10 @@ PY := .venv/bin/python
 setup:
 	bash scripts/setup.sh
 
-# The main job: every method on the demo corpus (for now the FLAC sweep).
+# The main job: every method on the demo corpus, then the report (reports/demo/REPORT.md).
 demo: setup
 	$(PY) -m baselines.flac_sweep --out reports/results
+	$(PY) analysis/make_report.py --results reports/results --out reports/demo
 
 test: setup
 	$(PY) -m ruff check .

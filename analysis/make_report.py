@@ -1,0 +1,130 @@
+"""``python analysis/make_report.py [--results DIR] [--out DIR]``: the paper's tables and figures from saved results.
+
+It reads results only: it never re-runs a method and never imports torch. Whatever has not been run
+stays empty, and the report lists each empty cell with the command that fills it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import figures, tables
+from analysis.collect import load_results
+from trilobyte.results import atomic_write_text
+
+log = logging.getLogger("trilobyte.report")
+SPLIT_ORDER = ("test", "valid", "train", "all")
+
+
+def build_report(results_dir: Path, out_dir: Path) -> Path:
+    """Write REPORT.md, report.html, Table 1 files and figures under ``out_dir``; return REPORT.md's path."""
+    frame, _results = load_results(results_dir)
+    if frame.empty:
+        raise SystemExit(f"no results under {results_dir}: run a method first (for example `make demo`)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig_dir = out_dir / "figures"
+    splits = [s for s in SPLIT_ORDER if s in set(frame["split"])]
+    sections: list[tuple[str, str]] = []  # (markdown, html) pairs
+    missing: list[dict] = []
+
+    for split in splits:
+        table, empty = tables.table1(frame, split)
+        missing += empty
+        if table.empty:
+            continue
+        stem = out_dir / f"table1_{split}"
+        table.to_csv(stem.with_name(stem.name + ".csv"), index=False)
+        atomic_write_text(stem.with_name(stem.name + ".tex"), tables.to_latex(table))
+        markdown = tables.to_markdown(table)
+        atomic_write_text(stem.with_name(stem.name + ".md"), markdown)
+        title = f"Table 1: compression rate (×), {split} split"
+        note = ("Bold: best in the row. Cells: ratio of sums over files [bootstrap 95% interval over files];"
+                f" {tables.IDEAL_MARK} marks ideal (estimated) rates, all others were coded, decoded and compared"
+                " bit-exactly. — : not run yet (see Missing results); ✗ : not possible.")
+        sections.append((f"## {title}\n\n{markdown}\n{note}\n", _html_table(title, table, note)))
+
+    for split in splits:
+        png = figures.figure2_flac_levels(frame, fig_dir, split)
+        if png:
+            title = f"Figure 2: FLAC rate by level, stock vs subframes disabled ({split} split)"
+            sections.append(_figure_section(title, png, out_dir))
+
+    sections.append(_missing_section(missing))
+    report = out_dir / "REPORT.md"
+    header = (f"# trilobyte-bench report\n\nResults read from `{results_dir}`: {len(frame)} results,"
+              f" {frame['dataset'].nunique()} datasets, {frame['method'].nunique()} methods.\n")
+    atomic_write_text(report, header + "\n" + "\n".join(md for md, _ in sections))
+    page = _html_page(header, [h for _, h in sections])
+    atomic_write_text(out_dir / "report.html", page)
+    frame.drop(columns=["path"]).to_csv(out_dir / "all_results.csv", index=False)
+    return report
+
+
+def _figure_section(title: str, png: Path, out_dir: Path) -> tuple[str, str]:
+    rel = png.relative_to(out_dir).as_posix()
+    pdf = rel.removesuffix(".png") + ".pdf"
+    data = base64.b64encode(png.read_bytes()).decode()
+    md = f"## {title}\n\n![{title}]({rel})\n\n[PDF]({pdf})\n"
+    page = f"<h2>{html.escape(title)}</h2>\n<img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>\n"
+    return md, page
+
+
+def _missing_section(missing: list[dict]) -> tuple[str, str]:
+    if not missing:
+        text = "## Missing results\n\nNone: every cell of Table 1 is filled.\n"
+        return text, "<h2>Missing results</h2><p>None: every cell of Table 1 is filled.</p>"
+    lines = ["## Missing results", "", "Each empty cell, and the command that fills it:", ""]
+    lines += [f"- {m['split']} / {m['dataset']} / {m['column']}: `{m['command']}`" for m in missing]
+    items = "".join(
+        f"<li>{html.escape(m['split'])} / {html.escape(m['dataset'])} / {html.escape(m['column'])}:"
+        f" <code>{html.escape(m['command'])}</code></li>" for m in missing
+    )
+    page = f"<h2>Missing results</h2><p>Each empty cell, and the command that fills it:</p><ul>{items}</ul>"
+    return "\n".join(lines) + "\n", page
+
+
+def _html_table(title: str, table: pd.DataFrame, note: str) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    rows = []
+    for row in table.itertuples(index=False):
+        cells = []
+        for value in row:
+            text = str(value)
+            bold = text.startswith("**") and text.endswith("**")
+            text = html.escape(text.strip("*"))
+            cells.append(f"<td><b>{text}</b></td>" if bold else f"<td>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<h2>{html.escape(title)}</h2>\n<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+            f"</table>\n<p class='note'>{html.escape(note)}</p>\n")
+
+
+def _html_page(header_md: str, sections: list[str]) -> str:
+    intro = html.escape(header_md.splitlines()[2] if len(header_md.splitlines()) > 2 else "")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:4px 8px}"
+             "th{background:#f0f0f0}img{max-width:100%}.note{color:#555;font-size:0.85em}")
+    body = "\n".join(sections)
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>trilobyte-bench report</title>"
+            f"<style>{style}</style></head><body><h1>trilobyte-bench report</h1><p>{intro}</p>\n{body}</body></html>\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python analysis/make_report.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=Path("reports/results"), help="results folder")
+    parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="report folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    report = build_report(args.results, args.out)
+    log.info("report written to %s (and report.html beside it)", report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

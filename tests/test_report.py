@@ -1,0 +1,89 @@
+"""The report, from small synthetic result sets: tables, figures, missing cells, no re-running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.make_report import build_report
+from trilobyte.protocol import FileRate, RateResult
+from trilobyte.results import ResultStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_result(dataset: str, method: str, config: dict, config_name: str, ratio: float, depth: int = 16,
+                mode: str = "coded", split: str = "test", column: str | None = None) -> RateResult:
+    files = [FileRate(f"f{i}", raw_bits=16000 * depth, compressed_bits=int(16000 * depth / (ratio + 0.01 * i)),
+                      sample_rate=16000, channels=1, bit_depth=depth, seconds=0.1, audio_seconds=1.0)
+             for i in range(-2, 3)]
+    result = RateResult(method=method, config_name=config_name, config=config, dataset=dataset,
+                        dataset_fingerprint="fp", split=split, bit_depth=str(depth), conversion="linear",
+                        domain="speech", mode=mode, files=files)
+    if column:
+        result.extra["column"] = column
+    return result
+
+
+def flac(level: int, disabled: bool = False) -> dict:
+    return {"level": level, "disable_subframes": ["constant", "fixed", "verbatim"] if disabled else [],
+            "exhaustive_model_search": False, "max_lpc_order": None, "blocksize": None}
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path) -> Path:
+    store = ResultStore(tmp_path / "results")
+    for dataset, depth, base in (("speechA", 16, 1.6), ("musicB", 8, 2.0)):
+        for level in range(9):
+            for disabled in (False, True):
+                name = f"level{level}" + ("_no-constant-fixed-verbatim" if disabled else "")
+                rate = base + 0.05 * level - (0.1 if disabled and level >= 3 else 0)
+                r = fake_result(dataset, "flac", flac(level, disabled), name, rate, depth)
+                store.write(r, f"{dataset}.test")
+        store.write(fake_result(dataset, "trilobyte", {}, "small", base + 1.0, depth, mode="ideal",
+                                column="Trilobyte"), f"{dataset}.test")
+    return tmp_path / "results"
+
+
+def test_report_has_table1_figures_and_missing_cells(results_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    report = build_report(results_dir, out).read_text()
+    table = pd.read_csv(out / "table1_test.csv")
+    assert list(table["Dataset"]) == ["musicB", "speechA"]  # 8-bit rows before 16-bit rows
+    speech = table.set_index("Dataset").loc["speechA"]
+    assert speech["FLAC"].startswith("2.00")  # level 8: 1.6 + 0.4
+    assert speech["Trilobyte"].startswith("**2.60") and speech["Trilobyte"].endswith("†**")
+    assert speech["In-context"] == "—"
+    assert "python -m baselines.llm_incontext --dataset speechA --split test" in report
+    assert "speechA / Standard" in report and "musicB / Transfer" in report
+    assert (out / "figures" / "figure2_flac_levels_test.png").stat().st_size > 10_000
+    assert (out / "figures" / "figure2_flac_levels_test.pdf").exists()
+    tex = (out / "table1_test.tex").read_text()
+    assert r"\textbf{2.60" in tex and r"\toprule" in tex
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and "<table>" in page
+
+
+def test_failed_files_are_shown_not_hidden(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    r = fake_result("speechA", "flac", flac(8), "level8", 2.0)
+    r.files.append(FileRate.failed("bad.wav", "AudioError: truncated"))
+    store.write(r, "speechA.test")
+    build_report(tmp_path / "results", tmp_path / "out")
+    assert "(1 failed)" in pd.read_csv(tmp_path / "out" / "table1_test.csv").loc[0, "FLAC"]
+
+
+def test_report_never_imports_torch(results_dir: Path, tmp_path: Path) -> None:
+    code = ("import sys; from analysis.make_report import main; "
+            f"main(['--results', {str(results_dir)!r}, '--out', {str(tmp_path / 'r')!r}]); "
+            "assert 'torch' not in sys.modules, 'the report imported torch'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+
+
+def test_empty_results_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no results under"):
+        build_report(tmp_path / "nothing", tmp_path / "out")
