@@ -51,12 +51,15 @@ class FlacCoder:
         return self.settings.name
 
     def result_extra(self) -> dict[str, Any]:
-        return {
+        extra = {
             "libflac_version": flac_codec.libflac_version(),
             "encoder": "libFLAC via pyflac",
             "decoder": f"libsndfile {sf.__libsndfile_version__}",
             "payload": "fLaC marker + STREAMINFO + frames; other metadata blocks are container_bits",
         }
+        if "fixed" in self.settings.disable_subframes and self.settings.level <= 2 and not self.settings.max_lpc_order:
+            extra["note"] = "levels 0-2 allow no LPC: libFLAC still codes fixed subframes where nothing else is left"
+        return extra
 
     def code_file(self, clip: AudioClip) -> FileRate:
         start = time.perf_counter()
