@@ -32,6 +32,12 @@ def save(fig: plt.Figure, out_dir: Path, name: str) -> Path:
     return png
 
 
+def distinct_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's cells without the FLAC max cells that are the stock FLAC result itself."""
+    flac_paths = set(cells.loc[cells["column"] == "FLAC", "path"])
+    return cells[~((cells["column"] == "FLAC max") & cells["path"].isin(flac_paths))]
+
+
 def figure2_flac_levels(frame: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
     """FLAC rate against level 0-8 per dataset, one panel per bit depth, stock vs subframes disabled."""
     flac = frame[(frame["method"] == "flac") & (frame["split"] == split) & frame["level"].notna()].copy()
@@ -51,3 +57,59 @@ def figure2_flac_levels(frame: pd.DataFrame, out_dir: Path, split: str) -> Path 
         ax.set_xticks(range(9))
     grid.figure.suptitle(f"Figure 2: FLAC rate by level ({split} split)", y=1.03)
     return save(grid.figure, out_dir, f"figure2_flac_levels_{split}")
+
+
+def correlation_scatter(pairs: pd.DataFrame, x_label: str, y_label: str, caption: str, out_dir: Path,
+                        name: str) -> Path:
+    """One point per dataset: method X's rate against method Y's, with the diagonal y = x."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    sns.scatterplot(data=pairs, x="x", y="y", ax=ax, s=50)
+    for _, p in pairs.iterrows():
+        ax.annotate(p["dataset"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    low = min(pairs["x"].min(), pairs["y"].min()) * 0.95
+    high = max(pairs["x"].max(), pairs["y"].max()) * 1.05
+    ax.plot([low, high], [low, high], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel(f"{x_label} rate (×)")
+    ax.set_ylabel(f"{y_label} rate (×)")
+    ax.set_title(caption, fontsize=8)
+    return save(fig, out_dir, name)
+
+
+def rate_by_depth(cells: pd.DataFrame, out_dir: Path, split: str, palette: dict[str, tuple]) -> Path | None:
+    """Rate against evaluated bit depth, one line per method, for sources evaluated at several depths."""
+    data = distinct_cells(cells)
+    data = data[data["depth_bits"].notna()].copy()
+    data["source"] = data["dataset"].str.replace(r"-(mulaw|linear|native)(8|16|24)$", "", regex=True)
+    depths_per_source = data.groupby("source")["depth_bits"].nunique()
+    data = data[data["source"].isin(depths_per_source[depths_per_source > 1].index)]
+    if data.empty:
+        return None
+    # one line per conversion path: the native point starts every path that leads down from it
+    native = data[~data["dataset"].str.contains(r"-(?:mulaw|linear)\d+$", regex=True)]
+    converted = data.drop(native.index)
+    paths = [converted] + [native.assign(conversion=c) for c in sorted(set(converted["conversion"]))]
+    data = pd.concat(paths, ignore_index=True)
+    grid = sns.relplot(data=data, x="depth_bits", y="rate", hue="column", style="conversion", col="source",
+                       kind="line", markers=True, palette=palette, height=3.2, aspect=1.0,
+                       facet_kws={"sharey": False})
+    grid.set_axis_labels("bit depth", "compression rate (×)")
+    for ax in grid.axes.flat:
+        ax.set_xticks(sorted(data["depth_bits"].unique()))
+    grid.figure.suptitle(f"Rate against bit depth ({split} split)", y=1.04)
+    return save(grid.figure, out_dir, f"rate_by_depth_{split}")
+
+
+def speed_vs_rate(cells: pd.DataFrame, out_dir: Path, split: str, palette: dict[str, tuple]) -> Path | None:
+    """Each Table 1 cell: × realtime (one worker) against rate, coloured by method."""
+    data = distinct_cells(cells)
+    data = data[data["xrealtime"].notna()]
+    if data.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.scatterplot(data=data, x="xrealtime", y="rate", hue="column", style="dataset", palette=palette, ax=ax)
+    ax.set_xscale("log")
+    ax.set_xlabel("speed (× realtime, one worker, encode + decode or scoring)")
+    ax.set_ylabel("compression rate (×)")
+    ax.set_title(f"Speed against rate ({split} split)")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    return save(fig, out_dir, f"speed_vs_rate_{split}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import figures, tables
+from analysis import figures, stats, tables
 from analysis.collect import load_results
 from trilobyte.results import atomic_write_text
 
@@ -56,6 +56,17 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
             title = f"Figure 2: FLAC rate by level, stock vs subframes disabled ({split} split)"
             sections.append(_figure_section(title, png, out_dir))
 
+    palette = figures.method_palette(sorted(set(frame["column"]) | {"FLAC max"}))
+    for split in splits:
+        cells = tables.best_per_cell(frame[frame["split"] == split])
+        sections += _correlation_sections(cells, split, fig_dir, out_dir)
+        png = figures.rate_by_depth(cells, fig_dir, split, palette)
+        if png:
+            sections.append(_figure_section(f"Rate against bit depth per method ({split} split)", png, out_dir))
+        png = figures.speed_vs_rate(cells, fig_dir, split, palette)
+        if png:
+            sections.append(_figure_section(f"Speed against rate ({split} split)", png, out_dir))
+
     sections.append(_missing_section(missing))
     report = out_dir / "REPORT.md"
     header = (f"# trilobyte-bench report\n\nResults read from `{results_dir}`: {len(frame)} results,"
@@ -65,6 +76,20 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     atomic_write_text(out_dir / "report.html", page)
     frame.drop(columns=["path"]).to_csv(out_dir / "all_results.csv", index=False)
     return report
+
+
+def _correlation_sections(cells: pd.DataFrame, split: str, fig_dir: Path, out_dir: Path) -> list[tuple[str, str]]:
+    """FLAC against Trilobyte over the 16-bit datasets (the paper's correlation), where both exist."""
+    pairs = stats.paired_rates(cells, "FLAC", "Trilobyte", depth=16)
+    title = f"Correlation: FLAC vs Trilobyte over 16-bit datasets ({split} split)"
+    if len(pairs) < 3:
+        text = f"{len(pairs)} 16-bit dataset(s) have both FLAC and Trilobyte rates; a correlation needs 3 or more."
+        return [(f"## {title}\n\n{text}\n", f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>")]
+    result = stats.correlate(pairs["x"].to_numpy(), pairs["y"].to_numpy())
+    png = figures.correlation_scatter(pairs, "FLAC", "Trilobyte", result.describe(), fig_dir,
+                                      f"correlation_flac_trilobyte_{split}")
+    md, page = _figure_section(title, png, out_dir)
+    return [(md + f"\n{result.describe()}\n", page + f"<p>{html.escape(result.describe())}</p>")]
 
 
 def _figure_section(title: str, png: Path, out_dir: Path) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -87,3 +88,37 @@ def test_report_never_imports_torch(results_dir: Path, tmp_path: Path) -> None:
 def test_empty_results_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no results under"):
         build_report(tmp_path / "nothing", tmp_path / "out")
+
+
+def test_correlation_matches_scipy_and_a_hand_computed_case() -> None:
+    from scipy import stats as scipy_stats
+
+    from analysis.stats import correlate
+
+    x, y = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 4.0, 5.0, 4.0, 9.0])
+    result = correlate(x, y)
+    dx, dy = x - x.mean(), y - y.mean()
+    by_hand = (dx * dy).sum() / np.sqrt((dx**2).sum() * (dy**2).sum())
+    assert result.pearson_r == pytest.approx(by_hand) == pytest.approx(14 / np.sqrt(268))
+    assert result.pearson_p == pytest.approx(scipy_stats.pearsonr(x, y).pvalue)
+    assert result.spearman_rho == pytest.approx(scipy_stats.spearmanr(x, y).statistic)
+    low, high = result.pearson_ci95
+    assert -1 <= low <= result.pearson_r <= high <= 1
+    with pytest.raises(ValueError, match="at least 3"):
+        correlate(x[:2], y[:2])
+
+
+def test_report_correlates_flac_and_trilobyte_over_16bit_datasets(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    for i, name in enumerate(["a", "b", "c", "d"]):
+        store.write(fake_result(name, "flac", flac(8), "level8", 1.5 + 0.2 * i), f"{name}.test")
+        store.write(fake_result(name, "trilobyte", {}, "small", 1.6 + 0.25 * i + 0.02 * (i % 2), mode="ideal",
+                                column="Trilobyte"), f"{name}.test")
+    report = build_report(tmp_path / "results", tmp_path / "out").read_text()
+    rates = {m: [store.find(f"{n}.test", m, c).rate for n in "abcd"] for m, c in (("flac", "level8"),
+                                                                                   ("trilobyte", "small"))}
+    from analysis.stats import correlate
+
+    expected = correlate(np.array(rates["flac"]), np.array(rates["trilobyte"]))
+    assert expected.describe() in report and "n = 4 datasets" in report
+    assert (tmp_path / "out" / "figures" / "correlation_flac_trilobyte_test.png").exists()
