@@ -8,6 +8,7 @@ setup:
 # The main job: every method on the demo corpus, then the report (reports/demo/REPORT.md).
 demo: setup
 	$(PY) -m baselines.flac_sweep --out reports/results
+	$(PY) -m baselines.classical --codec all --out reports/results
 	$(PY) analysis/make_report.py --results reports/results --out reports/demo
 
 test: setup

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# flac: the reference encoder the tests compare against. The rest: the demo corpus and test audio.
-DEBIAN_PACKAGES="flac sonic-pi-samples asterisk-core-sounds-en-wav alsa-utils espeak-ng sox"
+# flac: the reference encoder the tests compare against. wavpack, ffmpeg (ALAC, TTA), zstd: the classical
+# codec baselines. The rest: the demo corpus and test audio.
+DEBIAN_PACKAGES="flac wavpack ffmpeg zstd sonic-pi-samples asterisk-core-sounds-en-wav alsa-utils espeak-ng sox"
 missing=""
 for pkg in $DEBIAN_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
@@ -24,6 +25,6 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[dev]'
+    .venv/bin/python -m pip install -q -e '.[dev,classical]'
     touch "$stamp"
 fi

@@ -1,0 +1,383 @@
+"""Any command-line codec as a per-file coder: encode and decode command templates, run on temp files.
+
+A :class:`CommandCodec` says how to call a codec: the encode and decode commands with ``{input}`` and
+``{output}`` placeholders, the file extension, the command that prints its version, the intermediate
+format the encoder reads (WAV, written by :func:`trilobyte.audio.write_pcm`), what the decoder writes
+(WAV, or raw PCM in the WAV data-chunk layout), the bit depths it supports, its presets and how its
+files divide into payload and container (:mod:`baselines.classical.containers`). The built-in codecs
+are such specs (:mod:`baselines.classical.codecs`); a TOML file describes one more without Python
+(:func:`load_toml`).
+
+Placeholders: ``{input}``, ``{output}``, ``{options}`` (a whole argument: the preset's arguments go
+there), ``{raw_format}`` (ffmpeg's name of the raw layout: ``u8``, ``s16le``, ``s24le``),
+``{sample_rate}``, ``{channels}``, ``{bit_depth}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import numpy as np
+
+from baselines.classical import containers, pcm
+from trilobyte import audio
+from trilobyte.datasets import AudioClip
+from trilobyte.protocol import FileRate
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
+PLACEHOLDERS = ("input", "output", "options", "raw_format", "sample_rate", "channels", "bit_depth")
+INPUT_FORMATS = ("wav",)
+OUTPUT_FORMATS = ("wav", "raw")
+ALL_DEPTHS = (8, 16, 24)
+SAFE_PRESET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class CodecConfigError(ValueError):
+    """A codec description (built-in or TOML) that cannot work; the message says which field."""
+
+
+class CodecUnavailable(RuntimeError):
+    """The codec's command is not installed; the message names the Debian package or the flag to use."""
+
+
+class UnsupportedInput(ValueError):
+    """Audio the codec cannot hold (a bit depth or channel count outside its format)."""
+
+
+class CodecError(RuntimeError):
+    """The codec's command failed, or wrote something that does not decode."""
+
+
+class LosslessError(AssertionError):
+    """The decoded audio differs from the audio that was encoded."""
+
+
+def _template(value: Any, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = shlex.split(value)
+    if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) for v in value):
+        raise CodecConfigError(f"{what} must be a non-empty command (a list of strings or one string)")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class CommandCodec:
+    """How to run one command-line codec (see the module docstring for the placeholders)."""
+
+    name: str
+    title: str
+    extension: str
+    encode: tuple[str, ...]
+    decode: tuple[str, ...]
+    version: tuple[str, ...]
+    presets: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"default": ()})
+    default_preset: str = "default"
+    bit_depths: tuple[int, ...] = ALL_DEPTHS
+    max_channels: int | None = None
+    input_format: str = "wav"
+    output_format: str = "wav"
+    container: str = "whole"
+    package: str | None = None  # the Debian package that provides the commands
+    needs_binary: bool = False  # not packaged: the user passes --binary
+    install_hint: str = ""  # said when the command is missing
+    depth_note: str = ""  # why some depths are refused
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", self.name):
+            raise CodecConfigError(f"codec name {self.name!r}: use lower-case letters, digits, '-', '_', '.'")
+        if not self.extension.startswith(".") or "/" in self.extension:
+            raise CodecConfigError(f"{self.name}: extension must look like '.wv', not {self.extension!r}")
+        for what, template in (("encode", self.encode), ("decode", self.decode)):
+            _template(list(template), f"{self.name}: {what}")
+            used = [m for arg in template for m in PLACEHOLDER.findall(arg)]
+            unknown = sorted(set(used) - set(PLACEHOLDERS))
+            if unknown:
+                raise CodecConfigError(
+                    f"{self.name}: unknown placeholder(s) {unknown} in the {what} command;"
+                    f" known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
+            for needed in ("input", "output"):
+                if needed not in used:
+                    raise CodecConfigError(f"{self.name}: the {what} command has no {{{needed}}} placeholder")
+            if any("{options}" in arg and arg != "{options}" for arg in template):
+                raise CodecConfigError(f"{self.name}: {{options}} must be a whole argument of the {what} command")
+            if PLACEHOLDER.search(template[0]):
+                raise CodecConfigError(f"{self.name}: the {what} command must start with the program's name")
+        _template(list(self.version), f"{self.name}: version")
+        if self.input_format not in INPUT_FORMATS:
+            raise CodecConfigError(f"{self.name}: input_format must be one of {INPUT_FORMATS}, not"
+                                   f" {self.input_format!r}")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise CodecConfigError(f"{self.name}: output_format must be one of {OUTPUT_FORMATS}, not"
+                                   f" {self.output_format!r}")
+        if self.container not in containers.PARSERS:
+            raise CodecConfigError(f"{self.name}: container must be one of {', '.join(containers.PARSERS)},"
+                                   f" not {self.container!r}")
+        if not self.bit_depths or not set(self.bit_depths) <= set(ALL_DEPTHS):
+            raise CodecConfigError(f"{self.name}: bit_depths must be a non-empty subset of {ALL_DEPTHS}")
+        if not self.presets:
+            raise CodecConfigError(f"{self.name}: needs at least one preset")
+        for preset, args in self.presets.items():
+            if not SAFE_PRESET.match(preset) or preset == "all":
+                raise CodecConfigError(f"{self.name}: preset name {preset!r} must be file-name safe, not 'all'")
+            if not isinstance(args, tuple) or not all(isinstance(a, str) for a in args):
+                raise CodecConfigError(f"{self.name}: preset {preset!r} must be a list of arguments")
+        if self.default_preset not in self.presets:
+            raise CodecConfigError(f"{self.name}: default preset {self.default_preset!r} is not among"
+                                   f" {', '.join(self.presets)}")
+
+    def depths_text(self) -> str:
+        return ", ".join(str(d) for d in self.bit_depths) + "-bit"
+
+    def missing_message(self, command: str) -> str:
+        """What to tell a user whose machine lacks ``command``."""
+        if self.needs_binary:
+            return (f"{self.title} needs its '{command}' command, which no Debian package provides;"
+                    f" {self.install_hint + '; ' if self.install_hint else ''}pass --binary PATH to your own build")
+        if self.package:
+            return (f"{self.title} needs the '{command}' command, which is not installed: install the Debian"
+                    f" package {self.package} (sudo apt-get install {self.package}) or pass --binary PATH")
+        return (f"{self.title} needs the '{command}' command, which is not installed"
+                f"{': ' + self.install_hint if self.install_hint else ''}; or pass --binary PATH")
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _resolve(codec: CommandCodec, command: str, explicit: Path | str | None) -> str:
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not _executable(path):
+            raise CodecUnavailable(f"{codec.title}: {path} is not an executable file"
+                                   f" (given for its '{command}' command)")
+        return str(path.resolve())
+    if codec.needs_binary:
+        raise CodecUnavailable(codec.missing_message(command))
+    found = shutil.which(command)
+    if found is None:
+        raise CodecUnavailable(codec.missing_message(command))
+    return found
+
+
+@functools.cache
+def _version_of(argv: tuple[str, ...]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"unknown ({type(err).__name__}: {err})"
+    for stream in (done.stdout, done.stderr):
+        for line in stream.splitlines():
+            if line.strip():
+                return line.split(" Copyright")[0].strip()[:200]
+    return f"unknown ({' '.join(argv)} printed nothing)"
+
+
+def _fill(template: tuple[str, ...], program: str, values: dict[str, str], options: tuple[str, ...]) -> list[str]:
+    argv = [program]
+    for arg in template[1:]:
+        if arg == "{options}":
+            argv.extend(options)
+        else:
+            argv.append(PLACEHOLDER.sub(lambda m: values[m.group(1)], arg))
+    return argv
+
+
+def _run(argv: list[str], what: str) -> float:
+    """Run one codec command; its wall time in seconds (process start included)."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+    except OSError as err:
+        raise CodecError(f"{what}: cannot run {argv[0]}: {err}") from err
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        message = (done.stderr or done.stdout).decode(errors="replace").strip()[-600:]
+        raise CodecError(f"{what} failed (exit {done.returncode}): {shlex.join(argv)}: {message or 'no output'}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class CommandCoder:
+    """One preset of a :class:`CommandCodec` as a FileCoder (coded: every file decoded and compared)."""
+
+    codec: CommandCodec
+    preset: str
+    encoder: str  # resolved path of the encode command's program
+    decoder: str  # resolved path of the decode command's program
+    name: str = ""
+    mode: str = "coded"
+
+    def __post_init__(self) -> None:
+        if self.preset not in self.codec.presets:
+            raise CodecConfigError(f"{self.codec.title} has no preset {self.preset!r};"
+                                   f" choose from {', '.join(self.codec.presets)}")
+        if not self.name:
+            object.__setattr__(self, "name", self.codec.name)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return self.codec.presets[self.preset]
+
+    def version(self) -> str:
+        """The first line the codec's version command prints (run once per process)."""
+        argv = list(self.codec.version)
+        if argv[0] == self.codec.encode[0]:
+            argv[0] = self.encoder
+        elif argv[0] == self.codec.decode[0]:
+            argv[0] = self.decoder
+        return _version_of(tuple(argv))
+
+    def config(self) -> dict[str, Any]:
+        return {"codec": self.codec.name, "preset": self.preset, "options": list(self.options),
+                "version": self.version()}
+
+    def config_name(self) -> str:
+        return self.preset
+
+    def result_extra(self) -> dict[str, Any]:
+        values = {p: "{" + p + "}" for p in PLACEHOLDERS}
+        return {
+            "tool": self.codec.title,
+            "version": self.version(),
+            "encode_command": _fill(self.codec.encode, self.encoder, values, self.options),
+            "decode_command": _fill(self.codec.decode, self.decoder, values, ()),
+            "encoder_input": f"{self.codec.input_format.upper()} written by trilobyte.audio.write_pcm",
+            "decoder_output": self.codec.output_format,
+            "payload": containers.DESCRIPTIONS[self.codec.container],
+            "timing": "encode/decode seconds: the codec's command alone, process start included",
+        }
+
+    def check_supported(self, clip: AudioClip) -> None:
+        """Raise :class:`UnsupportedInput` for audio outside the codec's format."""
+        if clip.bit_depth not in self.codec.bit_depths:
+            note = f" ({self.codec.depth_note})" if self.codec.depth_note else ""
+            raise UnsupportedInput(f"{self.codec.title} codes {self.codec.depths_text()} audio, not"
+                                   f" {clip.bit_depth}-bit{note}")
+        if self.codec.max_channels is not None and clip.channels > self.codec.max_channels:
+            raise UnsupportedInput(f"{self.codec.title} codes at most {self.codec.max_channels} channels,"
+                                   f" not {clip.channels}")
+
+    def code_file(self, clip: AudioClip) -> FileRate:
+        self.check_supported(clip)
+        start = time.perf_counter()
+        with TemporaryDirectory(prefix=f"trilobyte-{self.codec.name}-") as tmp:
+            folder = Path(tmp)
+            source = folder / f"input.{self.codec.input_format}"
+            encoded = folder / f"encoded{self.codec.extension}"
+            decoded = folder / f"decoded.{self.codec.output_format}"
+            audio.write_pcm(source, clip.samples, clip.sample_rate, clip.bit_depth)
+            values = {"raw_format": pcm.FFMPEG_FORMATS[clip.bit_depth], "sample_rate": str(clip.sample_rate),
+                      "channels": str(clip.channels), "bit_depth": str(clip.bit_depth)}
+            encode_seconds = _run(_fill(self.codec.encode, self.encoder,
+                                        {**values, "input": str(source), "output": str(encoded)}, self.options),
+                                  f"{self.codec.title} encoder")
+            if not encoded.is_file() or encoded.stat().st_size == 0:
+                raise CodecError(f"{self.codec.title} encoder wrote no {encoded.name}")
+            data = encoded.read_bytes()
+            layout = containers.parse(self.codec.container, data)
+            decode_seconds = _run(_fill(self.codec.decode, self.decoder,
+                                        {**values, "input": str(encoded), "output": str(decoded)}, ()),
+                                  f"{self.codec.title} decoder")
+            if not decoded.is_file():
+                raise CodecError(f"{self.codec.title} decoder wrote no {decoded.name}")
+            self._compare(clip, decoded)
+        return FileRate.for_clip(
+            clip, layout.payload_bytes * 8, container_bits=layout.container_bytes * 8,
+            seconds=time.perf_counter() - start,
+            extra={"encode_seconds": encode_seconds, "decode_seconds": decode_seconds, "file_bytes": len(data)},
+        )
+
+    def _compare(self, clip: AudioClip, decoded: Path) -> None:
+        if self.codec.output_format == "raw":
+            try:
+                samples = pcm.from_bytes(decoded.read_bytes(), clip.bit_depth, clip.channels)
+            except pcm.PcmError as err:
+                raise LosslessError(f"{clip.id}: {self.codec.title} decoded {err}") from err
+        else:
+            try:
+                samples, info = audio.read_pcm(decoded)
+            except audio.AudioError as err:
+                raise CodecError(f"{self.codec.title} decoder wrote an unreadable WAV: {err}") from err
+            if info.bit_depth != clip.bit_depth or info.sample_rate != clip.sample_rate:
+                raise LosslessError(
+                    f"{clip.id}: {self.codec.title} decoded {info.bit_depth}-bit {info.sample_rate} Hz audio"
+                    f" from {clip.bit_depth}-bit {clip.sample_rate} Hz")
+        if samples.shape != clip.samples.shape:
+            raise LosslessError(f"{clip.id}: {self.codec.title} decoded {samples.shape[0]} x {samples.shape[1]}"
+                                f" samples, expected {clip.num_samples} x {clip.channels}")
+        if not np.array_equal(samples, clip.samples):
+            first = int(np.argwhere(samples != clip.samples)[0][0])
+            raise LosslessError(f"{clip.id}: {self.codec.title} round trip is not bit-exact"
+                                f" (first difference at sample {first})")
+
+
+def make_coder(codec: CommandCodec, preset: str | None = None, binary: Path | str | None = None,
+               decoder_binary: Path | str | None = None) -> CommandCoder:
+    """A coder for ``codec`` at ``preset``, its commands found (raises :class:`CodecUnavailable`)."""
+    preset = preset or codec.default_preset
+    if preset not in codec.presets:
+        raise CodecConfigError(f"{codec.title} has no preset {preset!r}; choose from {', '.join(codec.presets)}")
+    encoder = _resolve(codec, codec.encode[0], binary)
+    if codec.decode[0] == codec.encode[0] and decoder_binary is None:
+        decoder = encoder
+    elif decoder_binary is None and binary is not None:
+        sibling = Path(encoder).parent / codec.decode[0]
+        if not _executable(sibling):
+            raise CodecUnavailable(f"{codec.title}: no '{codec.decode[0]}' next to {encoder};"
+                                   " pass --decoder-binary PATH")
+        decoder = str(sibling)
+    else:
+        decoder = _resolve(codec, codec.decode[0], decoder_binary)
+    return CommandCoder(codec, preset, encoder, decoder)
+
+
+TOML_KEYS = {"name", "title", "extension", "encode", "decode", "version", "presets", "default_preset",
+             "bit_depths", "max_channels", "input_format", "output_format", "container", "package",
+             "install_hint", "depth_note", "description"}
+
+
+def load_toml(path: Path | str) -> CommandCodec:
+    """Read a codec description from a TOML file (see ``baselines/codecs/wavpack.toml``)."""
+    path = Path(path).expanduser()
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise CodecConfigError(f"{path}: cannot read codec file: {err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise CodecConfigError(f"{path}: not valid TOML: {err}") from err
+    unknown = sorted(set(data) - TOML_KEYS)
+    if unknown:
+        raise CodecConfigError(f"{path}: unknown key(s) {unknown}; known: {', '.join(sorted(TOML_KEYS))}")
+    missing = sorted({"name", "extension", "encode", "decode", "version"} - set(data))
+    if missing:
+        raise CodecConfigError(f"{path}: missing key(s) {missing}")
+    presets = data.get("presets", {"default": []})
+    if not isinstance(presets, dict):
+        raise CodecConfigError(f"{path}: [presets] must be a table of name = [arguments]")
+    try:
+        return CommandCodec(
+            name=data["name"], title=data.get("title", data["name"]), extension=data["extension"],
+            encode=_template(data["encode"], f"{path}: encode"), decode=_template(data["decode"], f"{path}: decode"),
+            version=_template(data["version"], f"{path}: version"),
+            presets={str(k): tuple(shlex.split(v) if isinstance(v, str) else v) for k, v in presets.items()},
+            default_preset=data.get("default_preset", next(iter(presets), "default")),
+            bit_depths=tuple(data.get("bit_depths", ALL_DEPTHS)), max_channels=data.get("max_channels"),
+            input_format=data.get("input_format", "wav"), output_format=data.get("output_format", "wav"),
+            container=data.get("container", "whole"), package=data.get("package"),
+            install_hint=data.get("install_hint", ""), depth_note=data.get("depth_note", ""),
+            description=data.get("description", f"from {path.name}"),
+        )
+    except TypeError as err:
+        raise CodecConfigError(f"{path}: {err}") from err

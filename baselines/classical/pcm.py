@@ -1,0 +1,54 @@
+"""Integer PCM as bytes, laid out exactly as a WAV file's data chunk stores it.
+
+Little-endian, channels interleaved, each sample in ``ceil(bit_depth / 8)`` bytes (1, 2 or 3); 8-bit
+samples are offset binary (unsigned, 0x80 = silence) as WAV requires, deeper ones two's complement.
+The general-purpose compressors read these bytes, and ffmpeg's raw decoders write them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trilobyte.audio import check_range
+
+# ffmpeg's name for each layout (``ffmpeg -f FORMAT``).
+FFMPEG_FORMATS = {8: "u8", 16: "s16le", 24: "s24le"}
+
+
+class PcmError(ValueError):
+    """Bytes that do not hold a whole number of frames of the expected layout."""
+
+
+def byte_width(bit_depth: int) -> int:
+    """Bytes per sample: the bit depth rounded up to whole bytes."""
+    return (bit_depth + 7) // 8
+
+
+def to_bytes(samples: np.ndarray, bit_depth: int) -> bytes:
+    """Interleaved little-endian bytes of ``(num_samples, channels)`` signed integers."""
+    samples = np.asarray(samples)
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    check_range(samples, bit_depth)
+    flat = samples.astype("<i4").ravel()
+    if bit_depth == 8:
+        return (flat + 128).astype(np.uint8).tobytes()
+    width = byte_width(bit_depth)
+    return np.ascontiguousarray(flat.view(np.uint8).reshape(-1, 4)[:, :width]).tobytes()
+
+
+def from_bytes(data: bytes, bit_depth: int, channels: int) -> np.ndarray:
+    """The inverse of :func:`to_bytes`: signed ``int32`` samples of shape ``(num_samples, channels)``."""
+    width = byte_width(bit_depth)
+    frame = width * channels
+    if len(data) % frame:
+        raise PcmError(f"{len(data)} bytes are not a whole number of {channels}-channel {bit_depth}-bit frames")
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if bit_depth == 8:
+        flat = raw.astype(np.int32) - 128
+    else:
+        padded = np.zeros((raw.size // width, 4), dtype=np.uint8)
+        padded[:, :width] = raw.reshape(-1, width)
+        # sign-extend: shift the top byte into bit 31, then back down arithmetically
+        flat = (padded.view("<i4").ravel() << (32 - 8 * width)) >> (32 - 8 * width)
+    return flat.reshape(-1, channels).astype(np.int32)
