@@ -65,6 +65,7 @@ def gpt2_config(
         n_embd=p.n_embd,
         n_layer=p.n_layer,
         n_head=p.n_head,
+        activation_function="gelu_pytorch_tanh",  # GPT-2's tanh GELU, fused
         resid_pdrop=dropout,
         embd_pdrop=dropout,
         attn_pdrop=dropout,

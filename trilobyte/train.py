@@ -272,9 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-every", type=int, default=None, help="checkpoint every N steps (default: eval-every)"
     )
     t.add_argument("--log-every", type=int, default=10, help="log the loss every N steps (default: 10)")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     add_common_args(parser, default_datasets=())
-    # --out is the model folder; --split the training split; --jobs CPU threads; --overwrite starts afresh
-    parser.set_defaults(split="train", out=None, jobs=None)
+    # --out is the model folder; --split the training split; --overwrite starts afresh
+    parser.set_defaults(split="train", out=None)
     return parser
 
 
@@ -300,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name at least one --dataset to train on")
     if args.out is None:
         parser.error("--out DIR (the model folder) is required")
-    if args.shard:
-        parser.error("--shard splits evaluation; training runs data-parallel under torchrun instead")
+    if args.shard or args.jobs != 1:
+        parser.error(
+            "--shard and --jobs split evaluation; training runs data-parallel under torchrun instead"
+        )
     setup_logging(args.verbose)
     try:
         return train(args)
@@ -314,8 +317,8 @@ def train(args: argparse.Namespace) -> int:
     import torch
 
     preset = PRESETS[args.preset]
-    if args.jobs:
-        torch.set_num_threads(args.jobs)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = args.device
     dist = init_distributed(device)
     if device.startswith("cuda") and dist.world > 1:
