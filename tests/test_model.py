@@ -237,3 +237,35 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert info.settings == settings and info.training == {"note": "x"} and info.preset == "tiny"
     for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_data_parallel_training_under_torchrun_on_cpu(tmp_path: Path) -> None:
+    """Two processes (gloo) train one model; rank 0 writes it and the log."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command += ["-m", "trilobyte.train", "--dataset", "demo-speech48", "--preset", "tiny", "--steps", "10"]
+    command += [
+        "--out",
+        str(out),
+        "--no-progress",
+        "--threads",
+        "1",
+        "--log-every",
+        "5",
+        "--val-windows",
+        "8",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = read_info(out)
+    assert info.training["world_size"] == 2 and info.training["steps_done"] == 10
+    log = [json.loads(line) for line in (out / train.LOG_FILE).read_text().splitlines()]
+    assert [e["step"] for e in log if "loss_bits" in e] == [5, 10]  # one log, written by rank 0 only
+    model, _ = load_model(out)
+    assert count_parameters(model) == info.parameters
