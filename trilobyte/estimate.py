@@ -159,7 +159,11 @@ class TrilobyteRate:
         result = replace(result, files=list(result.files), extra=dict(result.extra))
         result.model_parameters = self.info.parameters
         result.model_bytes = weights_bytes(self.model_dir)
-        result.extra.update(position_summary(result.ok_files))
+        if result.shard:
+            # a shard's totals would outlive the merge (it keeps the first shard's extra): rows only
+            result.extra["position_totals"] = "in each file's row (sharded run); see position_summary()"
+        else:
+            result.extra.update(position_summary(result.ok_files))
         return result
 
     def estimate_rate(self, dataset: Dataset) -> RateResult:
@@ -200,8 +204,9 @@ def position_summary(files: Sequence[FileRate]) -> dict[str, Any]:
 def format_table(results: Sequence[RateResult]) -> str:
     lines = [f"{'dataset':<28}{'files':>6}{'bits/byte':>11}{'rate':>8}  by position (bits/byte)"]
     for r in results:
-        positions = ", ".join(f"{n} {v:.3f}" for n, v in r.extra.get("bits_per_byte_by_position", {}).items())
-        bpb = r.extra.get("bits_per_byte")
+        summary = position_summary(r.ok_files)
+        positions = ", ".join(f"{n} {v:.3f}" for n, v in summary["bits_per_byte_by_position"].items())
+        bpb = summary["bits_per_byte"]
         label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
         failed = f"  ({len(r.failures)} failed)" if r.failures else ""
         lines.append(
@@ -227,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_common_args(parser, default_datasets=())
     parser.set_defaults(split="test")
+    parser._option_string_actions["--split"].help = "which split to evaluate (default: test)"
     args = parser.parse_args(argv)
     if not args.dataset:
         parser.error("name at least one --dataset to evaluate")

@@ -276,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(parser, default_datasets=())
     # --out is the model folder; --split the training split; --overwrite starts afresh
     parser.set_defaults(split="train", out=None)
+    shared = parser._option_string_actions
+    shared["--out"].help = "the model folder to write (required)"
+    shared["--split"].help = "split to train on (default: train); validation always uses valid"
+    shared["--overwrite"].help = "start afresh instead of resuming from DIR/checkpoint"
+    shared["--jobs"].help = "not used: run several processes with torchrun"
     return parser
 
 
