@@ -1,0 +1,287 @@
+"""Trilobyte's ideal rate: ``python -m trilobyte.estimate --model DIR --dataset D --split test``.
+
+Each file's cost is the sum of -log2 p over every real byte (sample-level models: every sample) of
+every channel, under a trained model, channels in file order. Windows of the model's context start
+every ``--stride`` tokens and score only the tokens the previous window did not, so context carries
+across window edges; the first byte of a file is scored too, conditioned on BOS. NULL (masked low
+bytes of shallower audio) and PAD are never scored. A file's ``compressed_bits`` is that sum rounded
+up; the exact sum and the bits per byte position (MSB, middle, LSB) are in each row's ``extra``, and
+their totals in the result's ``extra``. The result's mode is "ideal".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from trilobyte.cli import add_common_args, datasets_from_args, run_file_coders, setup_logging
+from trilobyte.datasets import AudioClip, Dataset, DatasetError
+from trilobyte.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
+from trilobyte.protocol import FileRate, RateResult
+from trilobyte.results import ResultError, ResultStore, Shard, safe_name
+from trilobyte.scoring import check_stride, default_stride, score_clip
+from trilobyte.tokenize import ClipTokens, TokenizeError
+
+log = logging.getLogger("trilobyte.estimate")
+METHOD = "trilobyte"
+PACKAGES = ("torch", "transformers", "safetensors")
+DTYPES = ("fp32", "bf16")
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+def cached_model(directory: Path, device: str, threads: int | None = None) -> Any:
+    """One loaded model per (folder, device) in each process."""
+    key = (str(Path(directory).resolve()), device)
+    if key not in _LOADED:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        _LOADED[key] = load_model(directory, device)[0]
+    return _LOADED[key]
+
+
+@dataclass(frozen=True)
+class TrilobyteRate:
+    """A trained Trilobyte model as a per-file ideal-rate estimator (a ``FileCoder`` in mode "ideal")."""
+
+    model_dir: Path
+    stride: int | None = None
+    batch_size: int = 8
+    device: str = "cpu"
+    dtype: str = "fp32"
+    threads: int | None = None  # torch CPU threads in each worker (not part of the result's config)
+    name: str = METHOD
+    mode: str = field(default="ideal", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_dir", Path(self.model_dir).expanduser())
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, not {self.dtype!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be positive, not {self.batch_size}")
+        check_stride(self.window_stride, self.info.context, self.info.settings)
+
+    @cached_property
+    def info(self) -> ModelInfo:
+        return read_info(self.model_dir)
+
+    @cached_property
+    def digest(self) -> str:
+        return weights_digest(self.model_dir)
+
+    @property
+    def window_stride(self) -> int:
+        return self.stride or default_stride(self.info.context, self.info.settings)
+
+    def config(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "model": self.model_dir.name,
+            "weights_sha256_16": self.digest,
+            "preset": info.preset,
+            "parameters": info.parameters,
+            "context": info.context,
+            "stride": self.window_stride,
+            "dtype": self.dtype,
+            "tokenizer": info.settings.to_dict(),
+            "trained_on": [d.get("name") for d in info.training.get("datasets", [])],
+            "train_steps": info.training.get("steps"),
+        }
+
+    def config_name(self) -> str:
+        dtype = "" if self.dtype == "fp32" else f"-{self.dtype}"
+        label = f"{self.model_dir.name}-{self.digest[:8]}-ctx{self.info.context}-stride{self.window_stride}"
+        return safe_name(label + dtype)
+
+    def check_dataset(self, dataset: Dataset) -> None:
+        """Refuse a dataset whose clips the model cannot take, before any work."""
+        settings = self.info.settings
+        for ref in dataset.refs:
+            if ref.error:
+                continue
+            try:
+                settings.check_depth(dataset.evaluated_depth(ref))
+            except TokenizeError as err:
+                raise DatasetError(f"{dataset.name}: {ref.id}: {err}") from err
+
+    def autocast_dtype(self) -> Any:
+        import torch
+
+        return torch.bfloat16 if self.dtype == "bf16" else None
+
+    def code_file(self, clip: AudioClip) -> FileRate:
+        start = time.perf_counter()
+        settings = self.info.settings
+        model = cached_model(self.model_dir, self.device, self.threads)
+        tokens = ClipTokens.from_samples(clip.samples, clip.bit_depth, settings)
+        score = score_clip(
+            model,
+            tokens,
+            self.info.context,
+            self.window_stride,
+            batch_size=self.batch_size,
+            device=self.device,
+            autocast_dtype=self.autocast_dtype(),
+        )
+        names = settings.slot_names(clip.bit_depth)
+        bits = score.total_bits
+        extra = {
+            "ideal_bits": bits,
+            "bits_by_position": {n: float(score.bits[i]) for i, n in enumerate(names)},
+            "tokens_by_position": {n: int(score.counts[i]) for i, n in enumerate(names)},
+            "bits_per_token": settings.bits_per_token(clip.bit_depth),
+        }
+        return FileRate.for_clip(clip, math.ceil(bits), seconds=time.perf_counter() - start, extra=extra)
+
+    def result_extra(self) -> dict[str, Any]:
+        return {
+            "accounting": (
+                "ideal: per file, the sum of -log2 p over every real byte (first byte given BOS), rounded"
+                " up; NULL and PAD tokens never scored; probabilities over value tokens only"
+            ),
+            "windows": {"context": self.info.context, "stride": self.window_stride},
+            "channel_order": "file order",
+            "model_path": str(self.model_dir.resolve()),
+        }
+
+    def finish(self, result: RateResult) -> RateResult:
+        """The result with model size and the totals per byte position (idempotent)."""
+        result = replace(result, files=list(result.files), extra=dict(result.extra))
+        result.model_parameters = self.info.parameters
+        result.model_bytes = weights_bytes(self.model_dir)
+        if result.shard:
+            # a shard's totals would outlive the merge (it keeps the first shard's extra): rows only
+            result.extra["position_totals"] = "in each file's row (sharded run); see position_summary()"
+        else:
+            result.extra.update(position_summary(result.ok_files))
+        return result
+
+    def estimate_rate(self, dataset: Dataset) -> RateResult:
+        """Rate on a dataset, without keeping results on disk (the CLI keeps them)."""
+        self.check_dataset(dataset)
+        with TemporaryDirectory() as tmp:
+            result = run_file_coders(
+                [self],
+                dataset,
+                ResultStore(tmp),
+                progress=False,
+                packages=PACKAGES,
+                extra_environment={"device": self.device},
+            )[0]
+        return self.finish(result)
+
+
+def position_summary(files: Sequence[FileRate]) -> dict[str, Any]:
+    """Bits per byte overall and per byte position (msb, mid, lsb) over files' rows."""
+    bits: dict[str, float] = {}
+    tokens: dict[str, int] = {}
+    raw_bytes, ideal = 0.0, 0.0
+    for f in files:
+        for name, value in f.extra.get("bits_by_position", {}).items():
+            bits[name] = bits.get(name, 0.0) + value
+            tokens[name] = tokens.get(name, 0) + f.extra["tokens_by_position"][name]
+        ideal += f.extra.get("ideal_bits", 0.0)
+        raw_bytes += f.raw_bits / 8
+    per_token = files[0].extra.get("bits_per_token", 8) if files else 8
+    return {
+        "ideal_bits": ideal,
+        "bits_per_byte": ideal / raw_bytes if raw_bytes else None,
+        "bits_per_byte_by_position": {n: bits[n] / (tokens[n] * per_token / 8) for n in bits if tokens[n]},
+        "tokens_by_position": tokens,
+    }
+
+
+def format_table(results: Sequence[RateResult]) -> str:
+    lines = [f"{'dataset':<28}{'files':>6}{'bits/byte':>11}{'rate':>8}  by position (bits/byte)"]
+    for r in results:
+        summary = position_summary(r.ok_files)
+        positions = ", ".join(f"{n} {v:.3f}" for n, v in summary["bits_per_byte_by_position"].items())
+        bpb = summary["bits_per_byte"]
+        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
+        failed = f"  ({len(r.failures)} failed)" if r.failures else ""
+        lines.append(
+            f"{label:<28}{len(r.ok_files):>6}{bpb or float('nan'):>11.4f}{r.rate or float('nan'):>8.3f}"
+            f"  {positions}{failed}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m trilobyte.estimate",
+        description="Ideal rate (sum of -log2 p over every real byte) of a trained Trilobyte model.",
+    )
+    parser.add_argument("--model", type=Path, required=True, help="a model folder written by trilobyte.train")
+    parser.add_argument(
+        "--stride", type=int, default=None, help="window stride in tokens (default: context/2)"
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default: 8)")
+    parser.add_argument("--dtype", choices=DTYPES, default="fp32", help="compute precision (default: fp32)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads per worker (default: 1 with --jobs > 1)"
+    )
+    add_common_args(parser, default_datasets=())
+    parser.set_defaults(split="test")
+    parser._option_string_actions["--split"].help = "which split to evaluate (default: test)"
+    args = parser.parse_args(argv)
+    if not args.dataset:
+        parser.error("name at least one --dataset to evaluate")
+    setup_logging(args.verbose)
+    try:
+        threads = args.threads or (1 if args.jobs > 1 else None)
+        coder = TrilobyteRate(args.model, args.stride, args.batch_size, args.device, args.dtype, threads)
+        shard = Shard.parse(args.shard)
+    except (ModelError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    store = ResultStore(args.out)
+    log.info(
+        "model %s (%s, %s parameters); results under %s",
+        args.model,
+        coder.info.preset,
+        f"{coder.info.parameters:,}",
+        args.out,
+    )
+    results, status = [], 0
+    for name in args.dataset:
+        try:
+            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
+            coder.check_dataset(dataset)
+            log.info(
+                "%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60
+            )
+            (result,) = run_file_coders(
+                [coder],
+                dataset,
+                store,
+                jobs=args.jobs,
+                shard=shard,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+                packages=PACKAGES,
+                extra_environment={"device": args.device},
+            )
+            result = coder.finish(result)
+            store.write(result, dataset.key)
+            results.append(result)
+        except (DatasetError, ResultError, ModelError) as err:
+            log.error("%s", err)
+            status = 1
+    if results:
+        print(format_table(results))
+        print(f"\nideal rates (sum of -log2 p); results in {args.out}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
