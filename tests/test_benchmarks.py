@@ -20,8 +20,11 @@ def test_flac_sweep_speed_prints_its_tables(capsys: pytest.CaptureFixture[str]) 
     # level 5, stock and with the paper's subframe types disabled, in each of the three per-file tables
     assert out.count("-5 stock") == 3
     assert out.count("-5 no const/fixed/verbatim") == 3
-    jobs_rows = out.split("Scaling with --jobs")[1].splitlines()[4:]
-    assert [row.split()[0] for row in jobs_rows if row.strip()] == ["1", "2"]
+    scaling = out.split("Scaling with --jobs")[1].splitlines()
+    assert scaling[2].split() == ["jobs", "wall", "s", "xRT", "codings/s", "speed-up"]
+    assert [row.split()[0] for row in scaling[4:6]] == ["1", "2"]
+    assert scaling[4].split()[-1] == "1.00x"
+    assert scaling[6].startswith("(load average")
 
 
 def test_flac_sweep_speed_rejects_bad_jobs_list() -> None:
