@@ -21,6 +21,8 @@ def table_column(result: RateResult) -> str:
     """
     if result.extra.get("column"):
         return str(result.extra["column"])
+    if result.method == "flac-cli":
+        return "FLAC max"  # the flac command line at its strongest settings (-8ep, --lax -l 32 ...)
     if result.method == "flac":
         c = result.config
         stock8 = (c.get("level") == 8 and not c.get("disable_subframes") and not c.get("exhaustive_model_search")
