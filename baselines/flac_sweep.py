@@ -22,10 +22,10 @@ import soundfile as sf
 
 from baselines import flac_codec
 from baselines.flac_codec import LEVELS, SUBFRAME_TYPES, FlacSettings
-from trilobyte.cli import add_common_args, datasets_from_args, default_jobs, run_file_coders, setup_logging
-from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, AudioClip, Dataset, DatasetError
+from trilobyte.cli import add_common_args, default_jobs, run_file_coders, run_over_datasets, setup_logging
+from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, AudioClip, Dataset
 from trilobyte.protocol import FileRate, RateResult
-from trilobyte.results import ResultError, ResultStore, Shard
+from trilobyte.results import ResultStore, Shard
 
 log = logging.getLogger("trilobyte.flac")
 METHOD = "flac"
@@ -202,33 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
     )
 
-    all_results: list[RateResult] = []
-    status = 0
-    for name in args.dataset or list(DEMO_NATIVE):
-        try:
-            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
-            log.info(
-                "%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60
-            )
-            all_results += run_file_coders(
-                coders,
-                dataset,
-                store,
-                jobs=args.jobs,
-                shard=shard,
-                overwrite=args.overwrite,
-                progress=not args.no_progress,
-                packages=PACKAGES,
-            )
-        except (DatasetError, ResultError) as err:
-            log.error("%s", err)
-            status = 1
-        except OSError as err:  # a full disk or an unwritable --out: finished results stay where they are
-            log.error("cannot write results under %s: %s", args.out, err)
-            return 1
-        except KeyboardInterrupt:
-            print(format_table(all_results))
-            return 130
+    def run_one(dataset: Dataset) -> list[RateResult]:
+        return run_file_coders(coders, dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
+                               progress=not args.no_progress, packages=PACKAGES)
+
+    try:
+        all_results, status = run_over_datasets(args, args.dataset or list(DEMO_NATIVE), run_one)
+    except KeyboardInterrupt:
+        return 130
     if all_results:
         print(format_table(all_results))
         print(

@@ -39,6 +39,7 @@ from baselines.flac_sweep import PACKAGES, FlacCoder, LosslessError, parse_level
 from trilobyte import audio
 from trilobyte.cli import datasets_from_args, run_file_coders
 from trilobyte.datasets import SPLITS, AudioClip, Dataset, DatasetError
+from trilobyte.protocol import cpu_name
 from trilobyte.results import ResultStore
 
 DEFAULT_DATASETS = ("demo-music",)
@@ -270,19 +271,9 @@ def format_jobs(timings: Sequence[JobsTiming], configs: int) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def machine_line() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cores}-core {platform.machine()} CPU ({cpu_model()}), Python {platform.python_version()}"
+    return f"{cores}-core {platform.machine()} CPU ({cpu_name()}), Python {platform.python_version()}"
 
 
 def load_line() -> str:

@@ -326,3 +326,31 @@ def _run_pool(
 
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run_over_datasets(
+    args: argparse.Namespace,
+    names: Sequence[str],
+    run_one: Callable[[Dataset], list[RateResult]],
+    errors: tuple[type[Exception], ...] = (),
+) -> tuple[list[RateResult], int]:
+    """Run a method on each named dataset in turn; a dataset that fails is reported and the next one runs.
+
+    Returns the results and an exit status (0, or 1 if any dataset failed). A failure to write results
+    (a full disk, an unwritable ``--out``) stops at once: finished results stay where they are.
+    KeyboardInterrupt propagates, so the caller can print what finished.
+    """
+    results: list[RateResult] = []
+    status = 0
+    for name in names:
+        try:
+            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
+            log.info("%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60)
+            results += run_one(dataset)
+        except (DatasetError, ResultError, *errors) as err:
+            log.error("%s", err)
+            status = 1
+        except OSError as err:
+            log.error("cannot write results under %s: %s", args.out, err)
+            return results, 1
+    return results, status

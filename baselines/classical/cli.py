@@ -25,10 +25,10 @@ from baselines.classical.commands import (
 from baselines.classical.general import COMPRESSORS, GeneralCoder
 from baselines.flac_codec import FlacSettings
 from baselines.flac_sweep import FlacCoder
-from trilobyte.cli import add_common_args, datasets_from_args, run_file_coders, setup_logging
-from trilobyte.datasets import DEMO_NATIVE, Dataset, DatasetError
+from trilobyte.cli import add_common_args, run_file_coders, run_over_datasets, setup_logging
+from trilobyte.datasets import DEMO_NATIVE, Dataset
 from trilobyte.protocol import FileCoder, RateResult
-from trilobyte.results import ResultError, ResultStore, Shard
+from trilobyte.results import ResultStore, Shard
 
 log = logging.getLogger("trilobyte.classical")
 PACKAGES = ("pyflac", "zstandard")
@@ -231,28 +231,22 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s %s: %s", label_of(coder), coder.config_name(), version)
 
     store = ResultStore(args.out)
-    all_results: list[RateResult] = []
-    for name in args.dataset or list(DEMO_NATIVE):
-        try:
-            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
-            usable, skipped = _coders_for(dataset, coders)
-            if skipped and not everything:
-                status = status or 1
-            if not usable:
-                continue
-            log.info("%s: %d clips, %.1f s of audio", dataset.key, len(dataset), dataset.total_seconds())
-            all_results += run_file_coders(usable, dataset, store, jobs=args.jobs, shard=shard,
-                                           overwrite=args.overwrite, progress=not args.no_progress,
-                                           packages=PACKAGES)
-        except (DatasetError, ResultError) as err:
-            log.error("%s", err)
-            status = 1
-        except OSError as err:  # a full disk or an unwritable --out: finished results stay where they are
-            log.error("cannot write results under %s: %s", args.out, err)
-            return 1
-        except KeyboardInterrupt:
-            print(format_table(all_results))
-            return 130
+    skipped_any = False
+
+    def run_one(dataset: Dataset) -> list[RateResult]:
+        nonlocal skipped_any
+        usable, skipped = _coders_for(dataset, coders)
+        skipped_any = skipped_any or bool(skipped and not everything)
+        if not usable:
+            return []
+        return run_file_coders(usable, dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
+                               progress=not args.no_progress, packages=PACKAGES)
+
+    try:
+        all_results, failed = run_over_datasets(args, args.dataset or list(DEMO_NATIVE), run_one)
+    except KeyboardInterrupt:
+        return 130
+    status = status or failed or int(skipped_any)
     if all_results:
         print(format_table(all_results))
         print(f"\nevery file decoded and compared bit-exactly; results in {Path(args.out)}")
