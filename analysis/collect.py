@@ -21,6 +21,14 @@ def table_column(result: RateResult) -> str:
     """
     if result.extra.get("column"):
         return str(result.extra["column"])
+    if result.method == "trilobyte":
+        tokenizer = result.config.get("tokenizer") or {}
+        if tokenizer.get("scheme") == "sample":
+            return "Standard"
+        # the paper's Transfer model: one model over several datasets, or trained with low-byte masking
+        if len(result.config.get("trained_on") or []) > 1 or tokenizer.get("depth_dropout"):
+            return "Transfer"
+        return "Trilobyte"
     if result.method == "flac-cli":
         return "FLAC max"  # the flac command line at its strongest settings (-8ep, --lax -l 32 ...)
     if result.method == "flac":

@@ -21,7 +21,7 @@ def fill_command(column: str, dataset: str, split: str, depth: int | None) -> st
     if column == "Standard":
         if depth == 24:
             return None  # a 2^24-token vocabulary: the paper's ✗
-        return (f"python -m trilobyte.train --dataset {dataset} --tokenization sample --out models/{dataset}-sample"
+        return (f"python -m trilobyte.train --dataset {dataset} --scheme sample --out models/{dataset}-sample"
                 f" && python -m trilobyte.estimate --model models/{dataset}-sample {where}")
     if column == "Trilobyte":
         return (f"python -m trilobyte.train --dataset {dataset} --out models/{dataset}"

@@ -122,3 +122,19 @@ def test_report_correlates_flac_and_trilobyte_over_16bit_datasets(tmp_path: Path
     expected = correlate(np.array(rates["flac"]), np.array(rates["trilobyte"]))
     assert expected.describe() in report and "n = 4 datasets" in report
     assert (tmp_path / "out" / "figures" / "correlation_flac_trilobyte_test.png").exists()
+
+
+def test_table_columns_follow_the_method_and_its_settings() -> None:
+    from analysis.collect import table_column
+
+    def column(method: str, config: dict) -> str:
+        return table_column(fake_result("d", method, config, "c", 2.0))
+
+    assert column("flac", flac(8)) == "FLAC"
+    assert column("flac", flac(5)) == "FLAC max" and column("flac", flac(8, disabled=True)) == "FLAC max"
+    assert column("flac-cli", {}) == "FLAC max"
+    assert column("trilobyte", {"tokenizer": {"scheme": "bytes"}, "trained_on": ["a"]}) == "Trilobyte"
+    assert column("trilobyte", {"tokenizer": {"scheme": "sample"}, "trained_on": ["a"]}) == "Standard"
+    assert column("trilobyte", {"tokenizer": {"scheme": "bytes"}, "trained_on": ["a", "b"]}) == "Transfer"
+    assert column("trilobyte", {"tokenizer": {"scheme": "bytes", "depth_dropout": {"8": 0.2}}}) == "Transfer"
+    assert column("wavpack", {}) == "wavpack"
