@@ -110,6 +110,18 @@ def test_range_coder_reproduces_the_tables_exactly() -> None:
     assert info <= 8 * len(data) <= info + 64
 
 
+def test_cached_steps_compute_the_models_own_logits(loaded: codec.LoadedModel) -> None:
+    """The stepper (prefill, then one token at a time) agrees with the Hugging Face forward pass to float noise."""
+    from trilobyte.stepper import KVStepper
+
+    tokens = np.random.default_rng(3).integers(0, 256, (3, 60))
+    with torch.inference_mode():
+        full = loaded.model(input_ids=torch.from_numpy(tokens)).logits[..., :256].numpy()
+    steps = KVStepper(loaded.model, 3, 256)
+    got = [steps.feed(tokens[:, :20])] + [steps.feed(tokens[:, i : i + 1]) for i in range(20, 60)]
+    assert np.abs(np.stack(got, axis=1) - full[:, 19:]).max() < 1e-4
+
+
 # -- round trips ---------------------------------------------------------------------------------
 
 

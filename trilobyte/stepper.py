@@ -56,8 +56,23 @@ class KVStepper:
         dtype = body.wte.weight.dtype
         self.keys = torch.zeros(shape, dtype=dtype, device=self.device)
         self.values = torch.zeros(shape, dtype=dtype, device=self.device)
-        self.head = model.lm_head.weight[:value_count]
+        self.head = model.lm_head.weight[:value_count].t()
         self.length = 0
+        # each block's parameters, called directly (the modules' own arithmetic, without their call overhead)
+        self.params = [
+            (
+                (b.ln_1.weight, b.ln_1.bias, b.ln_1.eps),
+                (b.attn.c_attn.bias, b.attn.c_attn.weight),
+                (b.attn.c_proj.bias, b.attn.c_proj.weight),
+                (b.ln_2.weight, b.ln_2.bias, b.ln_2.eps),
+                (b.mlp.c_fc.bias, b.mlp.c_fc.weight),
+                b.mlp.act,
+                (b.mlp.c_proj.bias, b.mlp.c_proj.weight),
+            )
+            for b in self.blocks
+        ]
+        self.final = (body.ln_f.weight, body.ln_f.bias, body.ln_f.eps)
+        self.positions = torch.arange(self.context, device=self.device)
 
     def reset(self) -> None:
         """Forget every sequence (the next feed starts at position 0)."""
@@ -74,30 +89,32 @@ class KVStepper:
         start, end = self.length, self.length + n
         if end > self.context:
             raise StepperError(f"{end} tokens exceed the model's context of {self.context}")
+        layer_norm = torch.nn.functional.layer_norm
+        width, heads, dim, batch = self.width, self.heads, self.head_dim, self.batch
         with torch.inference_mode():
             ids = torch.from_numpy(tokens.astype(np.int64)).to(self.device)
             body = self.model.transformer
-            h = body.wte(ids) + body.wpe(torch.arange(start, end, device=self.device))
+            h = (body.wte(ids) + body.wpe(self.positions[start:end])).view(batch * n, width)
             mask = None
             if n > 1:
-                rows = torch.arange(start, end, device=self.device)[:, None]
-                cols = torch.arange(end, device=self.device)[None, :]
+                rows = self.positions[start:end, None]
                 mask = torch.zeros((n, end), dtype=h.dtype, device=self.device)
-                mask.masked_fill_(cols > rows, float("-inf"))
-            for index, block in enumerate(self.blocks):
-                x = block.ln_1(h)
-                q, k, v = block.attn.c_attn(x).split(self.width, dim=2)
-                q = q.view(self.batch, n, self.heads, self.head_dim).transpose(1, 2)
-                self.keys[index, :, :, start:end] = k.view(self.batch, n, self.heads, self.head_dim).transpose(1, 2)
-                self.values[index, :, :, start:end] = v.view(self.batch, n, self.heads, self.head_dim).transpose(1, 2)
+                mask.masked_fill_(self.positions[None, :end] > rows, float("-inf"))
+            for index, (ln1, qkv, proj, ln2, fc, act, out) in enumerate(self.params):
+                x = layer_norm(h, (width,), ln1[0], ln1[1], ln1[2])
+                q, k, v = torch.addmm(qkv[0], x, qkv[1]).view(batch, n, 3 * width).split(width, dim=2)
+                q = q.view(batch, n, heads, dim).transpose(1, 2)
+                self.keys[index, :, :, start:end] = k.view(batch, n, heads, dim).transpose(1, 2)
+                self.values[index, :, :, start:end] = v.view(batch, n, heads, dim).transpose(1, 2)
                 scores = torch.matmul(q, self.keys[index, :, :, :end].transpose(-1, -2)) * self.scales[index]
                 if mask is not None:
                     scores = scores + mask
                 attended = torch.matmul(torch.softmax(scores, dim=-1), self.values[index, :, :, :end])
-                h = h + block.attn.c_proj(attended.transpose(1, 2).reshape(self.batch, n, self.width))
-                h = h + block.mlp(block.ln_2(h))
-            last = body.ln_f(h[:, -1])
-            logits = torch.matmul(last, self.head.t())
+                h = h + torch.addmm(proj[0], attended.transpose(1, 2).reshape(batch * n, width), proj[1])
+                x = layer_norm(h, (width,), ln2[0], ln2[1], ln2[2])
+                h = h + torch.addmm(out[0], act(torch.addmm(fc[0], x, fc[1])), out[1])
+            last = h.view(batch, n, width)[:, -1]
+            logits = torch.matmul(layer_norm(last, (width,), *self.final), self.head)
         self.length = end
         return logits.float().cpu().numpy()
 
