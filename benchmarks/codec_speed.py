@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", action="append", choices=list(PRESETS), help="default: tiny and small")
     parser.add_argument("--model", action="append", default=[], help="a trained model folder (besides presets)")
-    parser.add_argument("--seconds", type=float, default=0.2, help="seconds of 48 kHz speech to code (default 0.2)")
+    parser.add_argument(
+        "--seconds", type=float, default=0.3, help="seconds of 48 kHz speech, in whole groups (default 0.3)"
+    )
     parser.add_argument("--frame-samples", type=int, default=1024, help="samples per frame (default: 1024)")
     parser.add_argument("--group-frames", type=int, default=16, help="frames per batch (default: 16)")
     parser.add_argument("--rerun-tokens", type=int, default=300, help="tokens timed for the prefix re-run")
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     clip = next(c for c in get_dataset("demo-speech48").clips() if c.num_samples > 60000)
-    n = int(args.seconds * clip.sample_rate)
+    batch = args.frame_samples * args.group_frames  # whole groups: no lone last group
+    n = max(1, round(args.seconds * clip.sample_rate / batch)) * batch
     samples = clip.samples[20000 : 20000 + n, :1]
     folders: list[tuple[str, Path]] = [(Path(m).name, Path(m)) for m in args.model]
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             folders.append((f"{name} (untrained)", save_model(model, settings16, Path(tmp) / name, name)))
         print(
             f"audio: {n} samples of 16-bit mono speech at {clip.sample_rate} Hz ({n / clip.sample_rate:.2f} s);"
-            f" {args.threads} torch thread(s); frames of {args.frame_samples} samples"
+            f" {args.threads} torch thread(s); frames of {args.frame_samples} samples, {args.group_frames} per batch"
         )
         for label, folder in folders:
             loaded = codec.get_model(folder)
