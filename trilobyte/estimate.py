@@ -7,6 +7,12 @@ across window edges; the first byte of a file is scored too, conditioned on BOS.
 bytes of shallower audio) and PAD are never scored. A file's ``compressed_bits`` is that sum rounded
 up; the exact sum and the bits per byte position (MSB, middle, LSB) are in each row's ``extra``, and
 their totals in the result's ``extra``. The result's mode is "ideal".
+
+With ``--coded`` each file is compressed by the real codec (:mod:`trilobyte.codec`: independent frames
+of ``--frame-samples``, range-coded), decoded again and compared sample for sample; the result's mode is
+"coded". A row's ``compressed_bits`` is then the frames' payloads and their lengths, ``container_bits``
+the rest of the file (header, checksums, seek table), and ``extra`` holds the ideal bits of the same
+frames beside the coded ones.
 """
 
 from __future__ import annotations
@@ -60,11 +66,17 @@ class TrilobyteRate:
     device: str = "cpu"
     dtype: str = "fp32"
     threads: int | None = None  # torch CPU threads in each worker (not part of the result's config)
+    coded: bool = False  # compress, decode and compare every file with the real codec
+    frame_samples: int = 4096  # coded mode: samples per frame
+    group_frames: int = 16  # coded mode: frames computed as one batch
     name: str = METHOD
     mode: str = field(default="ideal", init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_dir", Path(self.model_dir).expanduser())
+        object.__setattr__(self, "mode", "coded" if self.coded else "ideal")
+        if self.coded and self.dtype != "fp32":
+            raise ValueError("the codec computes in float32: --coded takes no --dtype")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {self.dtype!r}")
         if self.batch_size < 1:
@@ -96,12 +108,19 @@ class TrilobyteRate:
             "tokenizer": info.settings.to_dict(),
             "trained_on": [d.get("name") for d in info.training.get("datasets", [])],
             "train_steps": info.training.get("steps"),
+            **({"coded": self.codec_settings().__dict__ | {"device": None}} if self.coded else {}),
         }
+
+    def codec_settings(self) -> Any:
+        from trilobyte.codec import CodecSettings
+
+        return CodecSettings(self.frame_samples, self.group_frames, 1, self.window_stride, self.device)
 
     def config_name(self) -> str:
         dtype = "" if self.dtype == "fp32" else f"-{self.dtype}"
         label = f"{self.model_dir.name}-{self.digest[:8]}-ctx{self.info.context}-stride{self.window_stride}"
-        return safe_name(label + dtype)
+        coded = f"-coded-f{self.frame_samples}-g{self.group_frames}" if self.coded else ""
+        return safe_name(label + dtype + coded)
 
     def check_dataset(self, dataset: Dataset) -> None:
         """Refuse a dataset whose clips the model cannot take, before any work."""
@@ -120,6 +139,8 @@ class TrilobyteRate:
         return torch.bfloat16 if self.dtype == "bf16" else None
 
     def code_file(self, clip: AudioClip) -> FileRate:
+        if self.coded:
+            return self.code_file_coded(clip)
         start = time.perf_counter()
         settings = self.info.settings
         model = cached_model(self.model_dir, self.device, self.threads)
@@ -143,7 +164,44 @@ class TrilobyteRate:
         }
         return FileRate.for_clip(clip, math.ceil(bits), seconds=time.perf_counter() - start, extra=extra)
 
+    def code_file_coded(self, clip: AudioClip) -> FileRate:
+        """Encode with the real codec, decode, compare every sample; count the file's bits."""
+        from trilobyte import codec
+
+        start = time.perf_counter()
+        loaded = codec.get_model(self.model_dir, self.device)
+        encoded = codec.encode(clip.samples, clip.sample_rate, clip.bit_depth, loaded, self.codec_settings())
+        decoded, _ = codec.decode(encoded.data, loaded)
+        if decoded.shape != clip.samples.shape or not (decoded == clip.samples).all():
+            raise codec.CodecError(f"{clip.id}: decoded audio differs from the input")
+        extra = {
+            "ideal_bits": encoded.ideal_bits,
+            "table_bits": encoded.info_bits,
+            "payload_bytes": encoded.container.payload_bytes,
+            "file_bytes": len(encoded.data),
+            "frames": len(encoded.container.frames),
+            "bits_per_token": self.info.settings.bits_per_token(clip.bit_depth),
+            "verified": True,
+        }
+        return FileRate.for_clip(
+            clip,
+            encoded.payload_bits,
+            container_bits=encoded.container_bits,
+            seconds=time.perf_counter() - start,
+            extra=extra,
+        )
+
     def result_extra(self) -> dict[str, Any]:
+        if self.coded:
+            return {
+                "accounting": (
+                    "coded: each file range-coded in independent frames, decoded and compared bit-exactly;"
+                    " compressed = frame payloads + their 32-bit lengths; container = header, checksums and"
+                    " seek table; ideal_bits per row = sum of -log2 p over the same frames and windows"
+                ),
+                "windows": {"context": self.info.context, "stride": self.window_stride},
+                "model_path": str(self.model_dir.resolve()),
+            }
         return {
             "accounting": (
                 "ideal: per file, the sum of -log2 p over every real byte (first byte given BOS), rounded"
@@ -216,6 +274,27 @@ def format_table(results: Sequence[RateResult]) -> str:
     return "\n".join(lines)
 
 
+def format_coded_table(results: Sequence[RateResult]) -> str:
+    """Coded bits per byte beside the ideal ones of the same frames, and the container's share."""
+    lines = [
+        f"{'dataset':<28}{'files':>6}{'ideal b/B':>11}{'coded b/B':>11}{'+container':>11}{'coded/ideal':>12}"
+        f"{'rate':>8}"
+    ]
+    for r in results:
+        raw_bytes = r.raw_bits / 8
+        ideal = sum(f.extra.get("ideal_bits", 0.0) for f in r.ok_files)
+        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
+        failed = f"  ({len(r.failures)} failed)" if r.failures else ""
+        nan = float("nan")
+        lines.append(
+            f"{label:<28}{len(r.ok_files):>6}{ideal / raw_bytes if raw_bytes else nan:>11.4f}"
+            f"{r.compressed_bits / raw_bytes if raw_bytes else nan:>11.4f}"
+            f"{(r.compressed_bits + r.container_bits) / raw_bytes if raw_bytes else nan:>11.4f}"
+            f"{r.compressed_bits / ideal if ideal else nan:>12.5f}{r.rate or nan:>8.3f}{failed}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trilobyte.estimate",
@@ -228,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default: 8)")
     parser.add_argument("--dtype", choices=DTYPES, default="fp32", help="compute precision (default: fp32)")
     parser.add_argument(
+        "--coded", action="store_true", help="compress, decode and compare every file with the real codec"
+    )
+    parser.add_argument("--frame-samples", type=int, default=4096, help="--coded: samples per frame (default 4096)")
+    parser.add_argument("--group-frames", type=int, default=16, help="--coded: frames per batch (default: 16)")
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads per worker (default: 1 with --jobs > 1)"
     )
     add_common_args(parser, default_datasets=())
@@ -239,7 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         threads = args.threads or (1 if args.jobs > 1 else None)
-        coder = TrilobyteRate(args.model, args.stride, args.batch_size, args.device, args.dtype, threads)
+        coder = TrilobyteRate(
+            args.model,
+            args.stride,
+            args.batch_size,
+            args.device,
+            args.dtype,
+            threads,
+            args.coded,
+            args.frame_samples,
+            args.group_frames,
+        )
         shard = Shard.parse(args.shard)
     except (ModelError, ValueError) as err:
         log.error("%s", err)
@@ -278,8 +372,12 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s", err)
             status = 1
     if results:
-        print(format_table(results))
-        print(f"\nideal rates (sum of -log2 p); results in {args.out}")
+        if args.coded:
+            print(format_coded_table(results))
+            print(f"\ncoded rates (every file decoded and compared); results in {args.out}")
+        else:
+            print(format_table(results))
+            print(f"\nideal rates (sum of -log2 p); results in {args.out}")
     return status
 
 

@@ -1,0 +1,151 @@
+"""The Trilobyte codec's file format (``.trb``): a versioned header, a seek table and independent frames.
+
+Layout (integers little-endian)::
+
+    magic  b"TRLB"           4 bytes
+    version                  u16 (this module writes and reads version 1)
+    header length            u32
+    header                   UTF-8 JSON: format, model identity, tokenizer and coding settings, audio
+                             format (sample rate, bit depth, channels, length), MD5 of the PCM, the
+                             encoder's environment
+    header CRC32             u32
+    frame count              u32
+    seek table               per frame: payload bytes (u32), CRC32 of the payload (u32), CRC32 of the
+                             frame's PCM (u32)
+    seek table CRC32         u32 (over the frame count and the table)
+    payloads                 the frames' range-coded words, one after another
+
+Every byte is covered by a checksum or a length that is checked, so a damaged or truncated file is
+refused with an error naming the part (and the frame) that is wrong; nothing is decoded from it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+MAGIC = b"TRLB"
+VERSION = 1
+FORMAT = "trilobyte-codec"
+_PREFIX = struct.Struct("<4sHI")
+_U32 = struct.Struct("<I")
+_ENTRY = struct.Struct("<III")
+MAX_HEADER = 1 << 20
+MAX_FRAMES = 1 << 24
+
+
+class ContainerError(ValueError):
+    """A file that is not a valid Trilobyte container; the message names the damaged part or frame."""
+
+
+@dataclass
+class Frame:
+    """One independently coded frame: its payload and the CRC32 of its PCM (checked after decoding)."""
+
+    payload: bytes
+    pcm_crc: int
+
+    @property
+    def payload_crc(self) -> int:
+        return zlib.crc32(self.payload)
+
+
+@dataclass
+class Container:
+    """A parsed (or to-be-written) file: the JSON header and the frames."""
+
+    header: dict[str, Any]
+    frames: list[Frame] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        header = json.dumps(self.header, sort_keys=True, separators=(",", ":")).encode()
+        if len(header) > MAX_HEADER:
+            raise ContainerError(f"header of {len(header)} bytes exceeds {MAX_HEADER}")
+        table = _U32.pack(len(self.frames)) + b"".join(
+            _ENTRY.pack(len(f.payload), f.payload_crc, f.pcm_crc) for f in self.frames
+        )
+        return b"".join(
+            [
+                _PREFIX.pack(MAGIC, VERSION, len(header)),
+                header,
+                _U32.pack(zlib.crc32(header)),
+                table,
+                _U32.pack(zlib.crc32(table)),
+                *(f.payload for f in self.frames),
+            ]
+        )
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(len(f.payload) for f in self.frames)
+
+
+def overhead_bytes(container: Container) -> int:
+    """Bytes of the file besides the frames' payloads and their lengths (the container's share)."""
+    return len(container.to_bytes()) - container.payload_bytes - 4 * len(container.frames)
+
+
+def read_header(data: bytes) -> tuple[dict[str, Any], int]:
+    """The checked header and the offset just past it."""
+    if len(data) < _PREFIX.size:
+        raise ContainerError(f"not a Trilobyte file: {len(data)} bytes is shorter than the file prefix")
+    magic, version, length = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise ContainerError(f"not a Trilobyte file (magic {magic!r}, expected {MAGIC!r})")
+    if version != VERSION:
+        raise ContainerError(f"container version {version} is not supported (this reader knows {VERSION})")
+    if length > MAX_HEADER:
+        raise ContainerError(f"damaged header: claims {length} bytes (at most {MAX_HEADER})")
+    end = _PREFIX.size + length
+    if len(data) < end + 4:
+        raise ContainerError(f"truncated file: the header ({length} bytes) is cut short")
+    raw = data[_PREFIX.size : end]
+    (crc,) = _U32.unpack_from(data, end)
+    if zlib.crc32(raw) != crc:
+        raise ContainerError("damaged header: checksum mismatch")
+    try:
+        header = json.loads(raw)
+    except ValueError as err:
+        raise ContainerError(f"damaged header: not JSON ({err})") from err
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ContainerError(f"header is not a {FORMAT} header")
+    return header, end + 4
+
+
+def parse(data: bytes) -> Container:
+    """Parse and check a whole file: header, seek table, every frame's length and payload checksum."""
+    header, pos = read_header(data)
+    if len(data) < pos + 4:
+        raise ContainerError("truncated file: no seek table")
+    (count,) = _U32.unpack_from(data, pos)
+    if count > MAX_FRAMES:
+        raise ContainerError(f"damaged seek table: claims {count} frames")
+    table_end = pos + 4 + count * _ENTRY.size
+    if len(data) < table_end + 4:
+        raise ContainerError(f"truncated file: the seek table of {count} frames is cut short")
+    (crc,) = _U32.unpack_from(data, table_end)
+    if zlib.crc32(data[pos:table_end]) != crc:
+        raise ContainerError("damaged seek table: checksum mismatch")
+    expected = header.get("frames", {}).get("count")
+    if expected != count:
+        raise ContainerError(f"seek table holds {count} frames, the header says {expected}")
+    entries = [_ENTRY.unpack_from(data, pos + 4 + i * _ENTRY.size) for i in range(count)]
+    frames, offset = [], table_end + 4
+    for index, (size, payload_crc, pcm_crc) in enumerate(entries):
+        if size % 4:
+            raise ContainerError(f"frame {index}: payload of {size} bytes is not whole 32-bit words")
+        payload = data[offset : offset + size]
+        if len(payload) < size:
+            raise ContainerError(
+                f"truncated file: frame {index} of {count} is cut short ({len(payload)} of {size} bytes)"
+            )
+        if zlib.crc32(payload) != payload_crc:
+            raise ContainerError(f"frame {index}: damaged payload (checksum mismatch)")
+        frames.append(Frame(payload, pcm_crc))
+        offset += size
+    if offset != len(data):
+        raise ContainerError(f"{len(data) - offset} unexpected bytes after the last frame")
+    return Container(header, frames)
