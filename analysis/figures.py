@@ -16,11 +16,13 @@ METHOD_ORDER = ("FLAC", "FLAC max", "In-context", "Standard", "Trilobyte", "Tran
 
 def method_palette(methods: list[str]) -> dict[str, tuple]:
     """One colour per method, the same in every figure of a report."""
-    ordered = [m for m in METHOD_ORDER if m in methods] + sorted(set(methods) - set(METHOD_ORDER))
-    colours = sns.color_palette("tab10", n_colors=max(10, len(ordered)))
-    fixed = {m: colours[i] for i, m in enumerate(METHOD_ORDER)}
-    spare = iter(colours[len(METHOD_ORDER):] + colours)
-    return {m: fixed.get(m) or next(spare) for m in ordered}
+    others = sorted(set(methods) - set(METHOD_ORDER))
+    # the paper's methods keep their colours whatever else is present; every method gets its own colour
+    count = len(METHOD_ORDER) + len(others)
+    colours = sns.color_palette("tab20" if count <= 20 else "husl", n_colors=max(count, 20) if count <= 20 else count)
+    palette = {m: colours[i] for i, m in enumerate(METHOD_ORDER)}
+    palette.update({m: colours[len(METHOD_ORDER) + i] for i, m in enumerate(others)})
+    return {m: palette[m] for m in methods}
 
 
 def save(fig: plt.Figure, out_dir: Path, name: str) -> Path:

@@ -138,3 +138,12 @@ def test_table_columns_follow_the_method_and_its_settings() -> None:
     assert column("trilobyte", {"tokenizer": {"scheme": "bytes"}, "trained_on": ["a", "b"]}) == "Transfer"
     assert column("trilobyte", {"tokenizer": {"scheme": "bytes", "depth_dropout": {"8": 0.2}}}) == "Transfer"
     assert column("wavpack", {}) == "wavpack"
+
+
+def test_every_method_has_its_own_colour_and_keeps_it() -> None:
+    from analysis.figures import method_palette
+
+    methods = ["FLAC", "FLAC max", "Trilobyte", *[f"codec{i}" for i in range(12)]]
+    palette = method_palette(methods)
+    assert len(set(palette.values())) == len(methods)
+    assert method_palette(["FLAC", "wavpack"])["FLAC"] == palette["FLAC"]
