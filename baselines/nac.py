@@ -7,11 +7,12 @@
 
 Each file goes through :class:`baselines.nac_codec.NacCodec` (codes, reconstruction, integer residual,
 partitioned Rice), is decoded again and compared bit-exactly ("coded"). The size counts everything in
-the stream (:mod:`baselines.nac_stream`): header, codes at ceil(log2(codebook size)) bits each, EnCodec's
-float16 scales, the Rice sections and byte padding; each file's row splits it up and also gives the
-codes at exactly log2(codebook size) bits. The model's weights are shared, not counted (its parameters
-and bytes are in the result). ``flac -8`` runs beside on the same files (``--no-with-flac`` drops it),
-through :mod:`baselines.flac_frames` so its residual histogram is saved too.
+the stream (:mod:`baselines.nac_stream`): header, codes at ceil(log2(codebook size)) bits each, the
+per-block float16 gains (EnCodec's scale; DAC's level normalization), the Rice sections and byte
+padding; each file's row splits it up and also gives the codes at exactly log2(codebook size) bits.
+The model's weights are shared, not counted (its parameters and bytes are in the result). ``flac -8``
+runs beside on the same files (``--no-with-flac`` drops it), through :mod:`baselines.flac_frames` so
+its residual histogram is saved too.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class NacSettings:
     codebooks: int | None = None
     block_seconds: float = DEFAULT_BLOCK_SECONDS
     resample: bool = True
+    normalize: bool = True
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,7 +63,7 @@ def get_codec(settings: NacSettings) -> NacCodec:
     """The loaded codec for these settings, once per process (one torch thread, deterministic kernels)."""
     deterministic_torch(1)
     model = load_model(settings.codec, settings.weights)
-    return NacCodec(model, settings.codebooks, settings.block_seconds, settings.resample)
+    return NacCodec(model, settings.codebooks, settings.block_seconds, settings.resample, settings.normalize)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class NacCoder:
             "model_channels": m.channels,
             "hop_length": m.hop_length,
             "block_seconds": c.block_seconds,
+            "target_rms": c.target_rms,
             "resample": "to the model's rate and back" if c.resample_to_model else "none (at the file's rate)",
             "rice_block": RICE_BLOCK,
             "max_partition_order": MAX_PARTITION_ORDER,
@@ -103,14 +106,15 @@ class NacCoder:
         c = self.codec
         origin = "random" if c.model.origin.get("origin") == "random-init" else "w"
         resample = "rs" if c.resample_to_model else "native"
-        return f"{origin}-{c.fingerprint[:8]}_q{c.codebooks}_b{c.block_seconds:g}s_{resample}"
+        gain = "" if c.target_rms is not None or c.model.kind == "encodec" else "_nogain"
+        return f"{origin}-{c.fingerprint[:8]}_q{c.codebooks}_b{c.block_seconds:g}s_{resample}{gain}"
 
     def result_extra(self) -> dict[str, Any]:
         m = self.codec.model
         extra = {
             "weights_origin": m.origin,
             "accounting": "compressed_bits = the whole stream: 29-byte header, codes at ceil(log2 K) bits, "
-                          "float16 scales (EnCodec with normalize), Rice sections, byte padding; each row's "
+                          "float16 block gains (when normalizing), Rice sections, byte padding; each row's "
                           "extra['bits'] splits it, and extra['code_bits_exact'] counts codes at log2 K",
             "determinism": "1 torch thread, deterministic kernels, same block shapes in encoder and decoder",
             "residual_histogram_bins": "baselines.residuals.EDGES",
@@ -185,13 +189,15 @@ def _add_codec_args(parser: argparse.ArgumentParser, with_pipeline: bool = True)
         g.add_argument("--resample", choices=["model", "none"], default="model",
                        help="'model': resample the model's input to its rate and the reconstruction back; "
                             "'none': run the model at the file's rate (default: model)")
+        g.add_argument("--no-normalize", dest="normalize", action="store_false",
+                       help="DAC models: no per-block gain (EnCodec follows its own config)")
 
 
 def _settings(args: argparse.Namespace) -> NacSettings:
     if args.weights is None:
         load_model(args.codec, None)  # raises the message that says what --weights takes
     return NacSettings(args.codec, str(Path(args.weights).expanduser().resolve()), args.codebooks,
-                       args.block_seconds, args.resample == "model")
+                       args.block_seconds, args.resample == "model", args.normalize)
 
 
 def run_main(argv: Sequence[str]) -> int:

@@ -6,8 +6,10 @@ repeated) and per block of ``block_seconds`` of the file:
 1. the block's exact integers, scaled to [-1, 1) (x / 2**(depth-1), exact in float32 up to 24 bits),
    resampled to the model's rate when ``resample`` is on and the rates differ (:mod:`baselines.nac_resample`),
    zero-padded to a whole number of the model's hops;
-2. the model's codes for it (first ``codebooks`` codebooks), and EnCodec's float16 scale if it normalizes;
-3. the reconstruction decoded from those codes alone, resampled back, cut to the block, then
+2. with gain normalization (EnCodec's own when its config has it; for DAC models on by default, see
+   :attr:`baselines.nac_models.NacModel.target_rms`), the block's float16 gain, and the block divided
+   by it; the model's codes for that (first ``codebooks`` codebooks);
+3. the reconstruction decoded from those codes alone, times the gain, resampled back, cut to the block, then
    rounded and clipped to the file's integers: ``clip(rint(y * 2**(depth-1)))``;
 4. the residual = input - that rounded reconstruction, every channel, coded by :mod:`baselines.rice`.
 
@@ -72,7 +74,7 @@ class NacCodec:
     """Lossless coding through one neural codec: see the module notes."""
 
     def __init__(self, model: NacModel, codebooks: int | None = None, block_seconds: float = DEFAULT_BLOCK_SECONDS,
-                 resample_to_model: bool = True) -> None:
+                 resample_to_model: bool = True, normalize: bool = True) -> None:
         if codebooks is None:
             codebooks = min(DEFAULT_CODEBOOKS.get(model.codec, model.max_codebooks), model.max_codebooks)
         if not 1 <= codebooks <= min(model.max_codebooks, 255):
@@ -83,6 +85,8 @@ class NacCodec:
         self.codebooks = codebooks
         self.block_seconds = block_seconds
         self.resample_to_model = resample_to_model
+        # EnCodec's normalization belongs to the model; for DAC models it is the pipeline's choice
+        self.target_rms = model.target_rms if normalize or model.kind == "encodec" else None
         self.width = code_width(model.codebook_size)
         self._fingerprint = model.fingerprint()
 
@@ -113,8 +117,8 @@ class NacCodec:
     def header_for(self, num_samples: int, channels: int, sample_rate: int, bit_depth: int) -> Header:
         block = max(1, round(self.block_seconds * sample_rate))
         resampled = self.resample_to_model and sample_rate != self.model.sample_rate
-        return Header(self.fingerprint, self.codebooks, resampled, block, sample_rate, num_samples, channels,
-                      bit_depth)
+        return Header(self.fingerprint, self.codebooks, resampled, self.target_rms is not None, block, sample_rate,
+                      num_samples, channels, bit_depth)
 
     # ---------------------------------------------------------------------------- model side
 
@@ -160,7 +164,7 @@ class NacCodec:
             for block in self.blocks(header):
                 x = samples[block.start : block.start + block.length, list(group)]
                 xm = self._model_input(x, block, header)
-                scale = self.model.scale(xm)
+                scale = self.model.scale(xm, self.target_rms)
                 codes = self.model.encode(xm, self.codebooks, scale)
                 if tuple(codes.shape) != (self.codebooks, block.frames):
                     raise NacError(f"model gave codes of shape {tuple(codes.shape)}, expected "
@@ -217,7 +221,7 @@ class NacCodec:
             raise NacStreamError("a code lies outside the model's codebook")
         pos += (n_codes * self.width + 7) // 8
         scales: list[float | None] = [None] * (len(groups) * len(blocks))
-        if self.model.normalizes:
+        if header.scaled:
             scales = list(unpack_scales(data[pos:], len(scales)))
             pos += 2 * len(scales)
         residual = rice.decode_blocks(data[pos:], header.num_samples * header.channels, RICE_BLOCK)

@@ -3,9 +3,15 @@
 A :class:`NacModel` wraps one model behind the four calls the pipeline needs, on one block of audio
 at a time (float32 tensors ``(channels, time)`` in [-1, 1] at the model's rate):
 
-- ``encode(x, n)``: the first ``n`` codebooks' codes, ``(n, frames)`` integers, plus EnCodec's
-  per-block scale (None for DAC, and for EnCodec models that do not normalize);
-- ``decode(codes, scale)``: the reconstruction, ``(channels, frames * hop)``.
+- ``scale(x, target)``: the block's gain, RMS of the channel mean (+ 1e-8) over ``target``, rounded
+  to float16 (the stored value, so encoder and decoder use the same one);
+- ``encode(x, n, scale)``: the first ``n`` codebooks' codes, ``(n, frames)`` integers, of ``x / scale``;
+- ``decode(codes, scale)``: the reconstruction ``(channels, frames * hop)``, times ``scale``.
+
+Gain normalization is EnCodec's own when its config normalizes (target RMS 1). DAC's own pipeline
+normalizes loudness to -16 dB before encoding (``DAC.compress``): here DAC models take a per-block
+gain to an RMS of ``10**(-16/20)`` by default, and the Custom DAC the target it was trained with
+(``target_rms`` in its ``nac.json``); the pipeline can switch it off for DAC models.
 
 The reconstruction comes from the codes alone (``quantizer.from_codes`` / ``quantizer.decode`` and the
 decoder), never from the encoder's straight-through activations, so the decoder computes exactly what
@@ -27,8 +33,9 @@ from typing import Any
 
 CODECS = ("dac", "encodec", "custom-dac")
 INFO_FILE = "nac.json"
-SCALE_MIN = 2.0**-14  # EnCodec's scale is stored as float16; the smallest normal float16 keeps x / scale finite
+SCALE_MIN = 2.0**-14  # scales are stored as float16; the smallest normal float16 keeps x / scale finite
 SCALE_MAX = 65504.0
+DAC_TARGET_RMS = 10 ** (-16 / 20)  # DAC.compress normalizes to -16 dB
 
 
 class NacError(ValueError):
@@ -82,8 +89,13 @@ class NacModel:
         return int(self.config.n_codebooks)
 
     @property
-    def normalizes(self) -> bool:
-        return self.kind == "encodec" and bool(self.config.normalize)
+    def target_rms(self) -> float | None:
+        """The RMS a block is scaled to before encoding: EnCodec's config decides (1 or none); DAC models
+        take ``target_rms`` from ``nac.json`` (None there: no scaling), else DAC's -16 dB."""
+        if self.kind == "encodec":
+            return 1.0 if self.config.normalize else None
+        value = self.origin.get("target_rms", DAC_TARGET_RMS)
+        return None if value is None else float(value)
 
     @property
     def parameters(self) -> int:
@@ -94,24 +106,25 @@ class NacModel:
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
 
     def fingerprint(self) -> str:
-        """sha256 of the config and every tensor of the state dict (names, shapes, bytes): 16 hex digits."""
+        """sha256 of the config, the target RMS and every tensor (names, shapes, bytes): 16 hex digits."""
         import torch
 
         h = hashlib.sha256(self.config.to_json_string(use_diff=False).encode())
+        h.update(repr(self.target_rms).encode())
         for name, tensor in sorted(self.model.state_dict().items()):
             t = tensor.detach().contiguous().cpu()
             h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
             h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         return h.hexdigest()[:16]
 
-    def scale(self, x: Any) -> float | None:
-        """EnCodec's per-block scale (RMS of the channel mean + 1e-8), rounded to float16; else None."""
-        if not self.normalizes:
+    @staticmethod
+    def scale(x: Any, target: float | None) -> float | None:
+        """A block's gain: (RMS of the channel mean + 1e-8) / target, as float16; None without a target."""
+        if target is None:
             return None
         import numpy as np
 
-        mono = x.mean(dim=0)
-        value = float(mono.pow(2).mean().sqrt()) + 1e-8
+        value = (float(x.mean(dim=0).pow(2).mean().sqrt()) + 1e-8) / target
         return float(np.float16(min(max(value, SCALE_MIN), SCALE_MAX)))
 
     def encode(self, x: Any, n_codebooks: int, scale: float | None = None) -> Any:
@@ -119,13 +132,11 @@ class NacModel:
         import torch
 
         with torch.inference_mode():
-            batch = x[None]
+            batch = x[None] if scale is None else x[None] / scale
             if self.kind == "dac":
                 latents = self.model.encoder(batch)
                 codes = self.model.quantizer(latents, n_codebooks)[1]
                 return codes[0, :n_codebooks]
-            if scale is not None:
-                batch = batch / scale
             embeddings = self.model.encoder(batch)
             residual, codes = embeddings, []
             for layer in self.model.quantizer.layers[:n_codebooks]:
@@ -140,10 +151,9 @@ class NacModel:
 
         with torch.inference_mode():
             if self.kind == "dac":
-                latents = self.model.quantizer.from_codes(codes[None])[0]
-                return self.model.decoder(latents)[0]
-            embeddings = self.model.quantizer.decode(codes[:, None])
-            out = self.model.decoder(embeddings)[0]
+                out = self.model.decoder(self.model.quantizer.from_codes(codes[None])[0])[0]
+            else:
+                out = self.model.decoder(self.model.quantizer.decode(codes[:, None]))[0]
             return out * scale if scale is not None else out
 
 

@@ -2,12 +2,12 @@
 
 Version 1, every field counted in the file's size::
 
-    magic "TNAC" (4 bytes) | version (1) | model fingerprint (8) | codebooks (1) | flags (1, bit 0: resampled
-    to the model's rate) | block size in file samples (4) | sample rate (4) | samples per channel (4) |
-    channels (1) | bit depth (1)                                                   -> 29 bytes of header
+    magic "TNAC" (4 bytes) | version (1) | model fingerprint (8) | codebooks (1) | flags (1; bit 0: resampled
+    to the model's rate, bit 1: per-block gains present) | block size in file samples (4) | sample rate (4) |
+    samples per channel (4) | channels (1) | bit depth (1)                          -> 29 bytes of header
     codes: every block's codes, (group, block, codebook, frame) order, ceil(log2(codebook size)) bits
            each, MSB first, zero-padded to a whole byte
-    scales: one big-endian float16 per (group, block), only for codecs that normalize (EnCodec 48 kHz)
+    scales: one big-endian float16 gain per (group, block), when flag bit 1 is set
     residual: the residual of every channel, channel after channel, as one baselines.rice.encode_blocks
               stream (sections of RICE_BLOCK samples, partition orders up to MAX_PARTITION_ORDER)
 
@@ -28,6 +28,7 @@ HEADER = struct.Struct(">4sB8sBBIIIBB")
 RICE_BLOCK = 4096
 MAX_PARTITION_ORDER = 8
 FLAG_RESAMPLED = 1
+FLAG_SCALED = 2
 
 
 class NacStreamError(ValueError):
@@ -39,6 +40,7 @@ class Header:
     fingerprint: str  # 16 hex digits
     codebooks: int
     resampled: bool
+    scaled: bool
     block_size: int
     sample_rate: int
     num_samples: int
@@ -46,8 +48,9 @@ class Header:
     bit_depth: int
 
     def pack(self) -> bytes:
-        return HEADER.pack(MAGIC, VERSION, bytes.fromhex(self.fingerprint), self.codebooks,
-                           FLAG_RESAMPLED if self.resampled else 0, self.block_size, self.sample_rate,
+        flags = (FLAG_RESAMPLED if self.resampled else 0) | (FLAG_SCALED if self.scaled else 0)
+        return HEADER.pack(MAGIC, VERSION, bytes.fromhex(self.fingerprint), self.codebooks, flags, self.block_size,
+                           self.sample_rate,
                            self.num_samples, self.channels, self.bit_depth)
 
     @classmethod
@@ -59,11 +62,12 @@ class Header:
             raise NacStreamError("not a NAC stream (no 'TNAC' magic)")
         if version != VERSION:
             raise NacStreamError(f"NAC stream version {version}; this reader knows version {VERSION}")
-        if flags & ~FLAG_RESAMPLED:
+        if flags & ~(FLAG_RESAMPLED | FLAG_SCALED):
             raise NacStreamError(f"unknown NAC stream flags {flags:#04x}")
         if not (books and block and rate and ch and depth in (8, 16, 24)):
             raise NacStreamError("NAC stream header holds an impossible value")
-        return cls(fp.hex(), books, bool(flags & FLAG_RESAMPLED), block, rate, n, ch, depth)
+        return cls(fp.hex(), books, bool(flags & FLAG_RESAMPLED), bool(flags & FLAG_SCALED), block, rate, n, ch,
+                   depth)
 
 
 def code_width(codebook_size: int) -> int:

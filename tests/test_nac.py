@@ -50,10 +50,12 @@ def demo_clips() -> list:
     return clips
 
 
-@pytest.mark.parametrize("codec", ["dac", "encodec"])
-@pytest.mark.parametrize("resample", [True, False])
-def test_round_trip_in_process(weights, codec, resample):
-    c = codec_for(weights, codec, resample=resample)
+@pytest.mark.parametrize(
+    ("codec", "resample", "normalize"),
+    [("dac", True, True), ("dac", False, False), ("encodec", True, True), ("encodec", False, True)],
+)
+def test_round_trip_in_process(weights, codec, resample, normalize):
+    c = codec_for(weights, codec, resample=resample, normalize=normalize)
     for clip in demo_clips():
         enc = c.encode(clip.samples, clip.sample_rate, clip.bit_depth)
         decoded, rate, depth = c.decode(enc.data)
@@ -68,7 +70,8 @@ def test_round_trip_in_process(weights, codec, resample):
         assert enc.bits["header"] == 8 * HEADER.size == 232
         assert enc.bits["codes"] == n_codes * c.width
         assert enc.code_bits_exact == pytest.approx(n_codes * math.log2(c.model.codebook_size))
-        assert enc.bits["scales"] == (16 * len(groups) * len(blocks) if codec == "encodec" else 0)
+        assert header.scaled == normalize  # EnCodec's tiny config normalizes; DAC's gain is the pipeline's
+        assert enc.bits["scales"] == (16 * len(groups) * len(blocks) if normalize else 0)
         assert header.resampled == (resample and clip.sample_rate != c.model.sample_rate)
         np.testing.assert_array_equal(enc.residual + 0, clip.samples - (clip.samples - enc.residual))
 
