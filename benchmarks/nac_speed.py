@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             rate = samples.size * clip.bit_depth / (8 * len(enc.data))
             print(f"{spec:<22}{model.parameters / 1e6:8.2f}M{codec.codebooks:>10}{rate:8.3f}"
                   f"{audio_seconds / t_enc:12.3f}{100 * share:8.1f}%{audio_seconds / t_dec:12.3f}")
-    print("rates of randomly initialised models mean nothing; the speeds are the codecs'")
+    if args.weights is None:
+        print("rates of randomly initialised models mean nothing; the speeds are the codecs'")
     return 0
 
 
