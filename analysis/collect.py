@@ -29,6 +29,8 @@ def table_column(result: RateResult) -> str:
         if len(result.config.get("trained_on") or []) > 1 or tokenizer.get("depth_dropout"):
             return "Transfer"
         return "Trilobyte"
+    if result.method == "flac-frames":
+        return ""  # FLAC's own frames re-read for their residuals: the same bits as FLAC, not a method of its own
     if result.method == "flac-cli":
         return "FLAC max"  # the flac command line at its strongest settings (-8ep, --lax -l 32 ...)
     if result.method == "flac":
@@ -88,6 +90,28 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, dict[str, RateR
     return frame, {str(path): result for path, result in found}
 
 
+NAC_PREFIX = "nac-"
+
+
+def residual_histograms(results: dict[str, RateResult]) -> pd.DataFrame:
+    """Saved absolute-residual histograms (FLAC's frames and each neural codec): one row per bin."""
+    rows = []
+    for r in results.values():
+        hist = r.extra.get("residual_histogram")
+        if not hist or not hist.get("counts"):
+            continue
+        label = "FLAC" if r.method in ("flac-frames", "flac") else r.method
+        if r.method.startswith(NAC_PREFIX):
+            label = f"{r.method} ({r.config.get('codebooks', '?')} codebooks)"
+        total = sum(hist["counts"])
+        edges = hist["edges"]
+        for i, count in enumerate(hist["counts"]):
+            width = edges[i + 1] - edges[i]
+            rows.append({"dataset": r.dataset, "split": r.split, "method": label, "low": edges[i], "width": width,
+                         "fraction": count / total, "density": count / total / width})
+    return pd.DataFrame(rows)
+
+
 def file_rows(results: dict[str, RateResult], paths: list[str]) -> pd.DataFrame:
     """Per-file rows of the given results (for box plots and histograms)."""
     rows = []
@@ -95,5 +119,6 @@ def file_rows(results: dict[str, RateResult], paths: list[str]) -> pd.DataFrame:
         r = results[path]
         for f in r.ok_files:
             rows.append({"dataset": r.dataset, "method": r.method, "config": r.config_name,
+                         "codebooks": f"q{r.config['codebooks']}" if "codebooks" in r.config else "",
                          "column": table_column(r), "id": f.id, "rate": f.rate, "raw_bits": f.raw_bits})
     return pd.DataFrame(rows)

@@ -115,3 +115,33 @@ def speed_vs_rate(cells: pd.DataFrame, out_dir: Path, split: str, palette: dict[
     ax.set_title(f"Speed against rate ({split} split)")
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     return save(fig, out_dir, f"speed_vs_rate_{split}")
+
+
+def figure3_nac_boxes(files: pd.DataFrame, out_dir: Path, split: str, palette: dict[str, tuple]) -> Path | None:
+    """Per-file rates of each neural-codec + Rice compressor beside FLAC, one panel per dataset."""
+    if files.empty:
+        return None
+    grid = sns.catplot(data=files, x="column", y="rate", col="dataset", kind="box", hue="column", palette=palette,
+                       height=3.6, aspect=1.2, sharey=False, legend=False)
+    grid.set_axis_labels("", "per-file compression rate (×)")
+    for ax in grid.axes.flat:
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.tick_params(axis="x", rotation=20)
+    grid.figure.suptitle(f"Figure 3: neural codec + Rice vs FLAC, per file ({split} split)", y=1.04)
+    return save(grid.figure, out_dir, f"figure3_nac_{split}")
+
+
+def figure4_residuals(hists: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
+    """Histograms of absolute residuals (share of residuals per unit of |r|), FLAC vs each NAC; zero shown."""
+    hists = hists[hists["fraction"] > 0]
+    if hists.empty:
+        return None
+    grid = sns.relplot(data=hists, x="low", y="density", hue="method", col="dataset", kind="line",
+                       drawstyle="steps-post", height=3.6, aspect=1.3, facet_kws={"sharey": False})
+    for ax in grid.axes.flat:
+        ax.set_xscale("symlog", linthresh=1)  # linear near zero, so the |r| = 0 bin is visible
+        ax.set_yscale("log")
+        ax.set_xlim(0, 2 * hists["low"].max())
+    grid.set_axis_labels("|residual| (integer steps)", "share of residuals per unit of |r|")
+    grid.figure.suptitle(f"Figure 4: absolute residuals, FLAC vs neural codecs ({split} split)", y=1.04)
+    return save(grid.figure, out_dir, f"figure4_residuals_{split}")

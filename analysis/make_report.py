@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import figures, stats, tables
-from analysis.collect import load_results
+from analysis import collect, figures, stats, tables
 from trilobyte.results import atomic_write_text
 
 log = logging.getLogger("trilobyte.report")
@@ -25,7 +24,7 @@ SPLIT_ORDER = ("test", "valid", "train", "all")
 
 def build_report(results_dir: Path, out_dir: Path) -> Path:
     """Write REPORT.md, report.html, Table 1 files and figures under ``out_dir``; return REPORT.md's path."""
-    frame, _results = load_results(results_dir)
+    frame, results = collect.load_results(results_dir)
     if frame.empty:
         raise SystemExit(f"no results under {results_dir}: run a method first (for example `make demo`)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +56,9 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
             sections.append(_figure_section(title, png, out_dir))
 
     palette = figures.method_palette(sorted(set(frame["column"]) | {"FLAC max"}))
+    hists = collect.residual_histograms(results)
+    for split in splits:
+        sections += _nac_sections(frame, results, hists, split, fig_dir, out_dir, palette)
     for split in splits:
         cells = tables.best_per_cell(frame[frame["split"] == split])
         sections += _correlation_sections(cells, split, fig_dir, out_dir)
@@ -76,6 +78,37 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     atomic_write_text(out_dir / "report.html", page)
     frame.drop(columns=["path"]).to_csv(out_dir / "all_results.csv", index=False)
     return report
+
+
+def _nac_sections(frame: pd.DataFrame, results: dict, hists: pd.DataFrame, split: str, fig_dir: Path,
+                  out_dir: Path, palette: dict) -> list[tuple[str, str]]:
+    """Figures 3 and 4 (Appendix B): NAC + Rice per-file rates beside FLAC, and the residual histograms."""
+    here = frame[frame["split"] == split]
+    nac = here[here["method"].str.startswith(collect.NAC_PREFIX)]
+    sections: list[tuple[str, str]] = []
+    if not nac.empty:
+        datasets = set(nac["dataset"])
+        flac = here[(here["column"] == "FLAC") & here["dataset"].isin(datasets)]
+        level5 = here[(here["method"] == "flac") & (here["config"] == "level5") & here["dataset"].isin(datasets)]
+        reference = level5 if not level5.empty else flac  # the paper's Appendix B compares with FLAC -5
+        paths = list(nac["path"]) + list(reference["path"])
+        files = collect.file_rows(results, paths)
+        label = "FLAC -5" if not level5.empty else "FLAC -8"
+        files.loc[files["method"] == "flac", "column"] = label
+        is_nac = files["method"].str.startswith(collect.NAC_PREFIX)
+        files.loc[is_nac, "column"] = files.loc[is_nac, "method"] + " " + files.loc[is_nac, "codebooks"]
+        palette = {**palette, **figures.method_palette(sorted(set(files.loc[is_nac, "column"])))}
+        palette = {**palette, label: figures.method_palette(["FLAC"])["FLAC"]}
+        png = figures.figure3_nac_boxes(files, fig_dir, split, palette)
+        if png:
+            sections.append(_figure_section(f"Figure 3: neural codec + Rice vs {label}, per-file rates ({split} split)",
+                                            png, out_dir))
+    if not hists.empty:
+        png = figures.figure4_residuals(hists[hists["split"] == split], fig_dir, split)
+        if png:
+            sections.append(_figure_section(f"Figure 4: absolute residuals, FLAC vs neural codecs ({split} split)",
+                                            png, out_dir))
+    return sections
 
 
 def _correlation_sections(cells: pd.DataFrame, split: str, fig_dir: Path, out_dir: Path) -> list[tuple[str, str]]:

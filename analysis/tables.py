@@ -33,7 +33,7 @@ def fill_command(column: str, dataset: str, split: str, depth: int | None) -> st
 
 def best_per_cell(frame: pd.DataFrame) -> pd.DataFrame:
     """One result per (split, dataset, column): the highest rate (e.g. FLAC max = best FLAC setting)."""
-    ok = frame[frame["rate"].notna()]
+    ok = frame[frame["rate"].notna() & (frame["column"] != "")]
     # FLAC max is the best of every FLAC setting, stock -8 included
     also_max = ok[ok["column"] == "FLAC"].assign(column="FLAC max")
     ok = pd.concat([ok, also_max], ignore_index=True)

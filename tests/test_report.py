@@ -147,3 +147,23 @@ def test_every_method_has_its_own_colour_and_keeps_it() -> None:
     palette = method_palette(methods)
     assert len(set(palette.values())) == len(methods)
     assert method_palette(["FLAC", "wavpack"])["FLAC"] == palette["FLAC"]
+
+
+def test_appendix_b_figures_from_nac_and_flac_frame_results(tmp_path: Path) -> None:
+    from baselines import residuals
+
+    store = ResultStore(tmp_path / "results")
+    rng = np.random.default_rng(0)
+    for method, config, ratio, scale in (("flac", flac(5), 2.0, 20), ("flac-frames", flac(8), 2.1, 20),
+                                         ("nac-custom-dac", {"codebooks": 3}, 1.3, 900)):
+        r = fake_result("music", method, config, "level5" if method == "flac" else "c", ratio)
+        if method != "flac":
+            r.extra["residual_histogram"] = residuals.histogram(rng.laplace(0, scale, 5000).round().astype(int))
+        store.write(r, "music.test")
+    out = tmp_path / "out"
+    report = build_report(tmp_path / "results", out).read_text()
+    assert "Figure 3: neural codec + Rice vs FLAC -5" in report and "Figure 4: absolute residuals" in report
+    assert (out / "figures" / "figure3_nac_test.png").stat().st_size > 5_000
+    assert (out / "figures" / "figure4_residuals_test.png").stat().st_size > 5_000
+    table = pd.read_csv(out / "table1_test.csv")
+    assert "flac-frames" not in table.columns and "nac-custom-dac" in table.columns
