@@ -33,7 +33,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -172,7 +172,6 @@ class _Prepared:
     data: np.ndarray
     ids: list[int]
     side: np.ndarray
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class InContextLLM:
