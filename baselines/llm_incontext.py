@@ -14,9 +14,11 @@ Appendix C), with the authors' faults fixed:
 - Tokens: ``--mapping ascii7|latin1|bytes``, each lossless or the chunk is refused with the bytes at
   fault named (refusals are rows with an error, reported beside the rate, never dropped silently).
 - Scoring: each chunk after a BOS token; token k coded with p(token k | BOS, tokens < k).
-- Accounting (per chunk): ``-log2 p`` of the tokens ("ideal"), or the range coder's output ("coded",
-  ``--coded``: every chunk decoded again and compared bit-exactly), plus the stored token count (text
-  mappings) and the raw low bits (ascii7). The model's own bytes are reported, not amortized.
+- Accounting (per chunk): ``-log2 q`` of the tokens, q being the model's softmax quantized as the range
+  coder uses it ("ideal"; the plain softmax sum is kept as ``softmax_bits``, see
+  ``baselines.llm_scoring``), or the range coder's output ("coded", ``--coded``: every chunk decoded
+  again and compared bit-exactly), plus the stored token count (text mappings) and the raw low bits
+  (ascii7). The model's own bytes are reported, not amortized.
 
 Results go through the shared results store; each finished chunk is appended to the partial log, so an
 interrupted run resumes where it stopped.
@@ -43,7 +45,7 @@ from tqdm import tqdm
 
 from baselines import llm_models
 from baselines.llm_mappings import BYTE_ORDERS, MAPPINGS, RoundTripError, bytes_to_pcm, make_mapping, pcm_to_bytes
-from baselines.llm_scoring import context_length, decode_chunks, encode_chunks, token_bits
+from baselines.llm_scoring import context_length, decode_chunks, encode_chunks, score_sequences
 from trilobyte import audio
 from trilobyte.cli import add_common_args, datasets_from_args, setup_logging
 from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, AudioClip, Dataset, DatasetError
@@ -305,13 +307,21 @@ class InContextLLM:
 
     def _code_ideal(self, ready: list[_Prepared]) -> dict[str, FileRate]:
         loaded = self.load()
-        bits = token_bits(loaded.model, [p.ids for p in ready], loaded.bos_id, self.settings.batch_size)
+        scored = score_sequences(loaded.model, [p.ids for p in ready], loaded.bos_id, self.settings.batch_size)
         rows = {}
-        for item, token_bits_ in zip(ready, bits, strict=True):
+        for item, bits in zip(ready, scored, strict=True):
             info = self._side_info(item)
-            model_bits = float(token_bits_.sum())
+            model_bits = float(bits.coded.sum())
             total = math.ceil(model_bits) + info["count_bits"] + info["side_bits"]
-            rows[item.chunk.id] = _chunk_row(item.chunk, item.clip, item.samples, total, model_bits=model_bits, **info)
+            rows[item.chunk.id] = _chunk_row(
+                item.chunk,
+                item.clip,
+                item.samples,
+                total,
+                model_bits=model_bits,
+                softmax_bits=float(bits.softmax.sum()),
+                **info,
+            )
         return rows
 
     def _code_coded(self, ready: list[_Prepared]) -> dict[str, FileRate]:
@@ -320,10 +330,10 @@ class InContextLLM:
         for start in range(0, len(ready), self.settings.batch_size):
             batch = ready[start : start + self.settings.batch_size]
             id_lists = [p.ids for p in batch]
-            streams, model_bits = encode_chunks(loaded.model, id_lists, loaded.bos_id)
+            streams, scored = encode_chunks(loaded.model, id_lists, loaded.bos_id)
             # The decoder sees only the streams, the token counts and the side bits.
             decoded = decode_chunks(loaded.model, streams, [len(ids) for ids in id_lists], loaded.bos_id)
-            for item, stream, ids, bits in zip(batch, streams, decoded, model_bits, strict=True):
+            for item, stream, ids, bits in zip(batch, streams, decoded, scored, strict=True):
                 info = self._side_info(item)
                 try:
                     data = loaded.mapping.decode(ids, item.side, item.data.size)
@@ -338,7 +348,14 @@ class InContextLLM:
                 coder_bits = CODER_WORD_BITS * int(np.asarray(stream).size)
                 total = coder_bits + info["count_bits"] + info["side_bits"]
                 rows[item.chunk.id] = _chunk_row(
-                    item.chunk, item.clip, item.samples, total, model_bits=bits, coder_bits=coder_bits, **info
+                    item.chunk,
+                    item.clip,
+                    item.samples,
+                    total,
+                    model_bits=float(bits.coded.sum()),
+                    softmax_bits=float(bits.softmax.sum()),
+                    coder_bits=coder_bits,
+                    **info,
                 )
         return rows
 
@@ -447,8 +464,9 @@ class InContextLLM:
                 "clips": len(dataset.refs),
                 "seed": self.settings.seed,
             },
-            "accounting": "compressed_bits = model bits (ceil of -log2 p, or range coder words) + stored token"
-            " count + raw low bits (ascii7)",
+            "accounting": "compressed_bits = model bits (ideal: ceil of -log2 q, q = softmax quantized to 24-bit"
+            " weights as the coder uses it; coded: range coder words) + stored token count + raw low bits (ascii7);"
+            " softmax_bits: -log2 p of the plain softmax",
         }
 
     def estimate_rate(self, dataset: Dataset) -> RateResult:
@@ -497,10 +515,17 @@ def parse_mappings(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def softmax_rate(result: RateResult) -> float | None:
+    """The rate had each token cost its plain softmax ``-log2 p`` (no 24-bit coder floor)."""
+    ok = [f for f in result.ok_files if "softmax_bits" in f.extra]
+    bits = sum(math.ceil(f.extra["softmax_bits"]) + f.extra["count_bits"] + f.extra["side_bits"] for f in ok)
+    return sum(f.raw_bits for f in ok) / bits if bits else None
+
+
 def format_results(results: Sequence[RateResult]) -> str:
     lines = [
         f"{'dataset':<28}{'depth':>6}  {'model':<28}{'mapping':<8}{'mode':<7}{'chunks':>8}{'refused':>9}"
-        f"{'rate':>9}{'bits/byte':>11}"
+        f"{'rate':>9}{'bits/byte':>11}{'softmax':>9}"
     ]
     notes = []
     for r in results:
@@ -510,15 +535,22 @@ def format_results(results: Sequence[RateResult]) -> str:
         byte_count = sum(f.extra.get("bytes", 0) for f in ok)
         bpb = f"{r.compressed_bits / byte_count:.3f}" if byte_count else "-"
         rate = f"{r.rate:.3f}" if r.rate else "-"
+        plain = softmax_rate(r)
         lines.append(
             f"{label:<28}{depth:>6}  {r.config.get('model_label', '?'):<28}{r.config.get('mapping', '?'):<8}"
             f"{r.mode:<7}{len(r.files):>8}{len(r.failures):>9}{rate:>9}{bpb:>11}"
+            f"{f'{plain:.3f}' if plain else '-':>9}"
         )
         if r.failures:
             notes.append(
                 f"  {label} [{r.config_name}]: {len(r.failures)} chunk(s) refused, e.g."
                 f" {r.failures[0].id}: {r.failures[0].error}"
             )
+    lines += [
+        "",
+        "rate: raw bits / stored bits, tokens costed as the 24-bit range coder codes them (coded: its real"
+        " output); softmax: the same with each token's plain -log2 p",
+    ]
     if notes:
         lines += ["", "Refused chunks (left out of the rate):", *notes]
     return "\n".join(lines)

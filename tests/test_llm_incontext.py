@@ -17,7 +17,7 @@ import torch
 
 from baselines import llm_incontext, llm_models
 from baselines.llm_incontext import METHOD, InContextLLM, LLMSettings, draw_chunks, main
-from baselines.llm_scoring import decode_chunks, encode_chunks, token_bits
+from baselines.llm_scoring import PRECISION, decode_chunks, encode_chunks, quantize_pmf, score_sequences, token_bits
 from tests.conftest import synth
 from tests.llm_tiny import bytelevel_tokenizer, hf_cache_snapshot, llama_tokenizer, save_tiny_llama
 from trilobyte import audio
@@ -99,11 +99,27 @@ def test_stepwise_coding_matches_the_forward_pass_and_decodes(loaded):
     model, _, bos = loaded
     rng = np.random.default_rng(1)
     seqs = [rng.integers(3, model.config.vocab_size, n).tolist() for n in (40, 25, 33)]
-    streams, model_bits = encode_chunks(model, seqs, bos)
-    ideal = [b.sum() for b in token_bits(model, seqs, bos)]
-    np.testing.assert_allclose(model_bits, ideal, rtol=1e-6)
+    streams, stepped = encode_chunks(model, seqs, bos)
+    forward = score_sequences(model, seqs, bos)
+    for a, b in zip(stepped, forward, strict=True):
+        np.testing.assert_allclose(a.softmax, b.softmax, atol=1e-4)
+        np.testing.assert_allclose(a.coded, b.coded, atol=1e-4)
     # the decoder recomputes the probabilities with the same batch shape: bit-identical, so exact
     assert decode_chunks(model, streams, [len(s) for s in seqs], bos) == seqs
+
+
+def test_coder_costs_follow_its_quantized_distribution(loaded):
+    model, _, bos = loaded
+    seq = np.random.default_rng(2).integers(3, model.config.vocab_size, 60).tolist()
+    (bits,) = score_sequences(model, [seq], bos, block=16)  # several blocks of positions
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[bos, *seq[:-1]]])).logits[0]
+    probs = torch.softmax(logits.double(), -1).numpy()
+    weights = quantize_pmf(probs)
+    expected = PRECISION - np.log2(weights[np.arange(60), seq])
+    np.testing.assert_allclose(bits.coded, expected, atol=1e-6)
+    assert bits.coded.max() <= PRECISION  # the coder's floor: no token costs more than 24 bits
+    np.testing.assert_allclose(bits.softmax, -np.log2(probs[np.arange(60), seq]), atol=1e-4)
 
 
 # -- coded vs ideal
@@ -129,6 +145,7 @@ def test_coded_within_half_percent_of_ideal(tiny_llama, speech8, mapping, bit_de
         assert c.extra["coder_bits"] % 32 == 0
         assert c.compressed_bits == c.extra["coder_bits"] + c.extra["count_bits"] + c.extra["side_bits"]
         assert i.compressed_bits == math.ceil(i.extra["model_bits"]) + i.extra["count_bits"] + i.extra["side_bits"]
+        assert abs(c.extra["softmax_bits"] - i.extra["softmax_bits"]) < 1e-3 * i.extra["softmax_bits"]
     if mapping == "ascii7":  # the low bits are stored raw and counted, and the token count too
         assert all(f.extra["side_bits"] == samples * 2 and f.extra["count_bits"] > 0 for f in coded.files)
     else:
