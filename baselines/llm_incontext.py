@@ -448,7 +448,10 @@ class InContextLLM:
     def result_extra(self, dataset: Dataset, chunks: Sequence[Chunk]) -> dict[str, Any]:
         loaded = self.load()
         tokenizer = loaded.tokenizer
+        mapping = self.settings.mapping
         return {
+            # Table 1: the paper's mapping (Deletang et al.'s right shift) is its "In-context" column
+            "column": "In-context" if mapping == "ascii7" else f"In-context {mapping}",
             "model_origin": loaded.source.origin,
             "model_folder_name": loaded.source.folder.name,
             "model_weight_files": [p.name for p in loaded.source.weight_files],

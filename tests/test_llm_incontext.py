@@ -170,6 +170,8 @@ def test_llama_2_7b_alias_end_to_end(tiny_llama, speech8, tmp_path, capsys):
         assert len(result.ok_files) == 3 and all("@" in f.id for f in result.files)
         assert result.model_parameters and result.model_bytes
         assert result.extra["bos_token"]["token"] == "<s>"
+        mapping = result.config["mapping"]
+        assert result.extra["column"] == ("In-context" if mapping == "ascii7" else f"In-context {mapping}")
     printed = capsys.readouterr().out
     assert "llama-2-7b" in printed and "ascii7" in printed
     # a second run finds the results and computes nothing
