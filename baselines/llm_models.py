@@ -83,7 +83,12 @@ def hf_hub_cache() -> Path:
 
 
 def _weights_in(folder: Path) -> tuple[Path, ...]:
-    return tuple(sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES))
+    """The weight files a model loads from: safetensors where present (hub repos often ship .bin too)."""
+    for suffix in WEIGHT_SUFFIXES:
+        found = tuple(sorted(p for p in folder.iterdir() if p.suffix == suffix))
+        if found:
+            return found
+    return ()
 
 
 def _is_model_folder(folder: Path) -> bool:

@@ -183,8 +183,11 @@ def test_alias_from_the_local_models_dir(tiny_llama, tmp_path):
     local.mkdir(parents=True)
     for path in tiny_llama.iterdir():
         (local / path.name).write_bytes(path.read_bytes())
+    (local / "pytorch_model.bin").write_bytes(b"a second copy of the weights, as hub repos often ship")
     source = llm_models.resolve_model("llama-2-13b")
     assert source.folder == local and source.label == "llama-2-13b"
+    assert [p.name for p in source.weight_files] == ["model.safetensors"]  # counted once
+    assert source.weight_bytes == (local / "model.safetensors").stat().st_size
 
 
 def test_missing_model_says_where_to_put_it(tmp_path, speech8, caplog):
