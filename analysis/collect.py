@@ -70,6 +70,8 @@ def result_row(path: Path, result: RateResult) -> dict:
         "level": result.config.get("level"),
         "subframes_disabled": bool(result.config.get("disable_subframes")),
         "model_parameters": result.model_parameters,
+        "model_label": result.config.get("model_label") or result.config.get("model"),
+        "mapping": result.config.get("mapping"),
         "path": str(path),
     }
 

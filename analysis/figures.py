@@ -145,3 +145,19 @@ def figure4_residuals(hists: pd.DataFrame, out_dir: Path, split: str) -> Path | 
     grid.set_axis_labels("|residual| (integer steps)", "share of residuals per unit of |r|")
     grid.figure.suptitle(f"Figure 4: absolute residuals, FLAC vs neural codecs ({split} split)", y=1.04)
     return save(grid.figure, out_dir, f"figure4_residuals_{split}")
+
+
+def figure5_incontext(rates: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
+    """In-context LLM rates per dataset, one bar per model and mapping, beside FLAC -8 on the same split."""
+    if rates.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * rates["dataset"].nunique() + 3), 4))
+    sns.barplot(data=rates, x="dataset", y="rate", hue="label", errorbar=None, ax=ax)
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("")
+    ax.set_ylabel("compression rate (×)")
+    ax.set_title(f"Figure 5: in-context LLM vs FLAC -8 ({split} split; LLM on sampled chunks, FLAC on whole files)",
+                 fontsize=9)
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.tick_params(axis="x", rotation=15)
+    return save(fig, out_dir, f"figure5_incontext_{split}")

@@ -59,6 +59,10 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     hists = collect.residual_histograms(results)
     for split in splits:
         sections += _nac_sections(frame, results, hists, split, fig_dir, out_dir, palette)
+        png = figures.figure5_incontext(_incontext_rates(frame, split), fig_dir, split)
+        if png:
+            sections.append(_figure_section(f"Figure 5: in-context LLM rates per dataset and model ({split} split)",
+                                            png, out_dir))
     for split in splits:
         cells = tables.best_per_cell(frame[frame["split"] == split])
         sections += _correlation_sections(cells, split, fig_dir, out_dir)
@@ -109,6 +113,20 @@ def _nac_sections(frame: pd.DataFrame, results: dict, hists: pd.DataFrame, split
             sections.append(_figure_section(f"Figure 4: absolute residuals, FLAC vs neural codecs ({split} split)",
                                             png, out_dir))
     return sections
+
+
+def _incontext_rates(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Each in-context result (model and mapping) and stock FLAC -8 on the same datasets."""
+    here = frame[frame["split"] == split]
+    llm = here[(here["method"] == "llm-incontext") & here["rate"].notna()]
+    if llm.empty:
+        return pd.DataFrame()
+    pairs = zip(llm["failed_files"], llm["files"], strict=True)
+    refused = [f", {int(f)} of {int(n)} chunks refused" if f else "" for f, n in pairs]
+    llm = llm.assign(label=llm["model_label"].astype(str) + " (" + llm["mapping"].astype(str) + ", "
+                     + llm["mode"] + pd.Series(refused, index=llm.index) + ")")
+    flac = here[(here["column"] == "FLAC") & here["dataset"].isin(set(llm["dataset"]))].assign(label="FLAC -8")
+    return pd.concat([llm, flac], ignore_index=True)[["dataset", "label", "rate"]]
 
 
 def _correlation_sections(cells: pd.DataFrame, split: str, fig_dir: Path, out_dir: Path) -> list[tuple[str, str]]:

@@ -167,3 +167,20 @@ def test_appendix_b_figures_from_nac_and_flac_frame_results(tmp_path: Path) -> N
     assert (out / "figures" / "figure4_residuals_test.png").stat().st_size > 5_000
     table = pd.read_csv(out / "table1_test.csv")
     assert "flac-frames" not in table.columns and "nac-custom-dac" in table.columns
+
+
+def test_figure5_shows_each_model_and_mapping_beside_flac(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    store.write(fake_result("speech", "flac", flac(8), "level8", 1.6), "speech.test")
+    for mapping, ratio, column in (("ascii7", 1.8, "In-context"), ("bytes", 0.7, "In-context bytes")):
+        r = fake_result("speech", "llm-incontext", {"model_label": "tiny-llama", "mapping": mapping}, mapping, ratio,
+                        mode="ideal", column=column)
+        if mapping == "ascii7":
+            r.files.append(FileRate.failed("c@0", "TokenizerRoundTripError: bytes 0x04 do not survive"))
+        store.write(r, "speech.test")
+    out = tmp_path / "out"
+    report = build_report(tmp_path / "results", out).read_text()
+    assert "Figure 5: in-context LLM rates per dataset and model" in report
+    assert (out / "figures" / "figure5_incontext_test.png").stat().st_size > 5_000
+    table = pd.read_csv(out / "table1_test.csv").iloc[0]
+    assert table["In-context"].startswith("**1.80") and "(1 failed)" in table["In-context"]
