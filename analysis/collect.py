@@ -95,6 +95,16 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, dict[str, RateR
 NAC_PREFIX = "nac-"
 
 
+def position_bits(results: dict[str, RateResult]) -> pd.DataFrame:
+    """Bits per byte at each byte position (MSB, middle, LSB) of every result that stores them."""
+    rows = []
+    for r in results.values():
+        for position, bits in (r.extra.get("bits_per_byte_by_position") or {}).items():
+            rows.append({"dataset": r.dataset, "split": r.split, "column": table_column(r), "config": r.config_name,
+                         "position": position, "bits_per_byte": bits})
+    return pd.DataFrame(rows)
+
+
 def residual_histograms(results: dict[str, RateResult]) -> pd.DataFrame:
     """Saved absolute-residual histograms (FLAC's frames and each neural codec): one row per bin."""
     rows = []

@@ -161,3 +161,17 @@ def figure5_incontext(rates: pd.DataFrame, out_dir: Path, split: str) -> Path | 
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     ax.tick_params(axis="x", rotation=15)
     return save(fig, out_dir, f"figure5_incontext_{split}")
+
+
+def bits_by_position(rows: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
+    """Bits per byte at each byte position (MSB first) per dataset: where the incompressible bits live."""
+    if rows.empty:
+        return None
+    order = [p for p in ("msb", "mid", "lsb") if p in set(rows["position"])]
+    grid = sns.catplot(data=rows, x="position", y="bits_per_byte", hue="dataset", col="column", kind="bar",
+                       order=order, errorbar=None, height=3.4, aspect=1.1)
+    for ax in grid.axes.flat:
+        ax.axhline(8.0, color="grey", lw=0.8, ls=":")  # 8 bits: an incompressible byte
+    grid.set_axis_labels("byte position in the sample", "bits per byte")
+    grid.figure.suptitle(f"Bits per byte by position ({split} split)", y=1.04)
+    return save(grid.figure, out_dir, f"bits_by_position_{split}")

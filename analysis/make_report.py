@@ -69,6 +69,11 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
         png = figures.rate_by_depth(cells, fig_dir, split, palette)
         if png:
             sections.append(_figure_section(f"Rate against bit depth per method ({split} split)", png, out_dir))
+        positions = collect.position_bits(results)
+        png = figures.bits_by_position(positions[positions["split"] == split] if not positions.empty else positions,
+                                       fig_dir, split)
+        if png:
+            sections.append(_figure_section(f"Bits per byte by position, MSB to LSB ({split} split)", png, out_dir))
         png = figures.speed_vs_rate(cells, fig_dir, split, palette)
         if png:
             sections.append(_figure_section(f"Speed against rate ({split} split)", png, out_dir))

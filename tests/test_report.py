@@ -184,3 +184,14 @@ def test_figure5_shows_each_model_and_mapping_beside_flac(tmp_path: Path) -> Non
     assert (out / "figures" / "figure5_incontext_test.png").stat().st_size > 5_000
     table = pd.read_csv(out / "table1_test.csv").iloc[0]
     assert table["In-context"].startswith("**1.80") and "(1 failed)" in table["In-context"]
+
+
+def test_bits_by_position_figure(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    r = fake_result("music", "trilobyte", {"tokenizer": {"scheme": "bytes"}, "trained_on": ["music"]}, "m", 2.0,
+                    mode="ideal")
+    r.extra["bits_per_byte_by_position"] = {"msb": 3.1, "lsb": 7.6}
+    store.write(r, "music.test")
+    report = build_report(tmp_path / "results", tmp_path / "out").read_text()
+    assert "Bits per byte by position, MSB to LSB (test split)" in report
+    assert (tmp_path / "out" / "figures" / "bits_by_position_test.png").exists()
