@@ -422,16 +422,11 @@ class InContextLLM:
             bar.close()
             partial.close()
             self._clip, self._clip_position = None, -1
-        result = RateResult(
+        result = RateResult.for_dataset(
+            dataset,
             method=self.name,
             config_name=config_name,
             config=self.config(),
-            dataset=dataset.name,
-            dataset_fingerprint=dataset.fingerprint,
-            split=dataset.split,
-            bit_depth=dataset.bit_depth_label,
-            conversion=dataset.conversion,
-            domain=dataset.domain,
             mode=self.mode,
             files=[done[c.id] for c in chunks],
             wall_seconds=time.perf_counter() - start,

@@ -265,16 +265,11 @@ def run_file_coders(
     for index, job in pending.items():
         ids = [dataset.refs[p].id for p in positions]
         coder = job.coder
-        result = RateResult(
+        result = RateResult.for_dataset(
+            dataset,
             method=coder.name,
             config_name=coder.config_name(),
             config=coder.config(),
-            dataset=dataset.name,
-            dataset_fingerprint=dataset.fingerprint,
-            split=dataset.split,
-            bit_depth=dataset.bit_depth_label,
-            conversion=dataset.conversion,
-            domain=dataset.domain,
             mode=coder.mode,
             files=[job.done[i] for i in ids if i in job.done],
             wall_seconds=wall,

@@ -116,6 +116,14 @@ class RateResult:
         if not self.created:
             self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
+    @classmethod
+    def for_dataset(cls, dataset: Dataset, *, method: str, config_name: str, config: dict[str, Any], mode: str,
+                    files: list[FileRate], **kwargs: Any) -> RateResult:
+        """A result whose dataset fields (name, fingerprint, split, depth, conversion, domain) come from ``dataset``."""
+        return cls(method=method, config_name=config_name, config=config, dataset=dataset.name,
+                   dataset_fingerprint=dataset.fingerprint, split=dataset.split, bit_depth=dataset.bit_depth_label,
+                   conversion=dataset.conversion, domain=dataset.domain, mode=mode, files=files, **kwargs)
+
     @property
     def ok_files(self) -> list[FileRate]:
         return [f for f in self.files if f.ok]
