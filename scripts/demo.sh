@@ -32,8 +32,9 @@ $PY -m trilobyte.estimate --model "$MODELS/speech-mulaw8-sample" --dataset demo-
 step "Transfer: one 24-bit model with low-byte masking, evaluated at 8, 16 and 24 bits"
 trained "$MODELS/transfer" || $PY -m trilobyte.train --dataset demo-24bit --dataset demo-music --model-bit-depth 24 \
     --depth-dropout 8=0.3,16=0.3 "${TRAIN[@]}" --out "$MODELS/transfer"
+# stride 255: windows must start on whole 24-bit samples (3 tokens each)
 $PY -m trilobyte.estimate --model "$MODELS/transfer" --dataset demo-music-linear8 --dataset demo-music \
-    --dataset demo-24bit --split test --stride 256 --threads 1 --out "$OUT" --no-progress
+    --dataset demo-24bit --split test --stride 255 --threads 1 --out "$OUT" --no-progress
 
 step "Custom DAC + Rice (Appendix B)"
 [ -f "$MODELS/custom-dac/model.safetensors" ] || $PY -m baselines.nac train --dataset demo-music --preset cpu \
