@@ -182,15 +182,16 @@ def _html_table(title: str, table: pd.DataFrame, note: str) -> str:
             text = html.escape(text.strip("*"))
             cells.append(f"<td><b>{text}</b></td>" if bold else f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<h2>{html.escape(title)}</h2>\n<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
-            f"</table>\n<p class='note'>{html.escape(note)}</p>\n")
+    return (f"<h2>{html.escape(title)}</h2>\n<div class='wide'><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>\n<p class='note'>{html.escape(note)}</p>\n")
 
 
 def _html_page(header_md: str, sections: list[str]) -> str:
     intro = html.escape(header_md.splitlines()[2] if len(header_md.splitlines()) > 2 else "")
     style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:4px 8px}"
-             "th{background:#f0f0f0}img{max-width:100%}.note{color:#555;font-size:0.85em}")
+             "th{background:#f0f0f0}img{max-width:100%}.note{color:#555;font-size:0.85em}"
+             ".wide{overflow-x:auto}")
     body = "\n".join(sections)
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>trilobyte-bench report</title>"
             f"<style>{style}</style></head><body><h1>trilobyte-bench report</h1><p>{intro}</p>\n{body}</body></html>\n")
