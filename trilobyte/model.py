@@ -190,11 +190,8 @@ def _quiet_transformers() -> None:
 
 def weights_digest(directory: Path | str) -> str:
     """First 16 hex digits of the SHA-256 of the weights file: names a model in result configs."""
-    h = hashlib.sha256()
     with (Path(directory) / WEIGHTS_FILE).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
 
 
 def weights_bytes(directory: Path | str) -> int:
