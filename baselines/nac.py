@@ -35,7 +35,7 @@ from baselines.flac_frames import FlacFramesCoder, attach_histogram
 from baselines.nac_codec import DEFAULT_BLOCK_SECONDS, NacCodec
 from baselines.nac_models import CODECS, NacError, deterministic_torch, load_model
 from baselines.nac_stream import MAX_PARTITION_ORDER, RICE_BLOCK, VERSION, NacStreamError
-from trilobyte.datasets import AudioClip
+from trilobyte.datasets import DEMO_NATIVE, AudioClip, Dataset
 from trilobyte.protocol import FileRate, RateResult
 
 log = logging.getLogger("trilobyte.nac")
@@ -201,9 +201,8 @@ def _settings(args: argparse.Namespace) -> NacSettings:
 
 
 def run_main(argv: Sequence[str]) -> int:
-    from trilobyte.cli import add_common_args, datasets_from_args, run_file_coders, setup_logging
-    from trilobyte.datasets import DatasetError
-    from trilobyte.results import ResultError, ResultStore, Shard
+    from trilobyte.cli import add_common_args, run_file_coders, run_over_datasets, setup_logging
+    from trilobyte.results import ResultStore, Shard
 
     parser = argparse.ArgumentParser(prog="python -m baselines.nac", description=__doc__.splitlines()[0])
     _add_codec_args(parser)
@@ -227,24 +226,20 @@ def run_main(argv: Sequence[str]) -> int:
         coders.insert(0, FlacFramesCoder(FlacSettings(8)))
     store = ResultStore(args.out)
     rows: list[tuple[str, RateResult]] = []
-    status = 0
-    for name in args.dataset or [None]:
-        try:
-            ns = argparse.Namespace(**{**vars(args), "dataset": [name] if name else None})
-            for dataset in datasets_from_args(ns):
-                log.info("%s: %d clips, %.1f min", dataset.key, len(dataset), dataset.total_seconds() / 60)
-                results = run_file_coders(coders, dataset, store, jobs=args.jobs, shard=shard,
-                                          overwrite=args.overwrite, progress=not args.no_progress,
-                                          packages=PACKAGES)
-                for c, result in zip(coders, results, strict=True):
-                    finish_result(result, c, store, dataset.key)
-                    rows.append((dataset.key, result))
-        except (DatasetError, ResultError) as err:
-            log.error("%s", err)
-            status = 1
-        except KeyboardInterrupt:
-            print(format_table(rows))
-            return 130
+
+    def run_one(dataset: Dataset) -> list[RateResult]:
+        results = run_file_coders(coders, dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
+                                  progress=not args.no_progress, packages=PACKAGES)
+        for c, result in zip(coders, results, strict=True):
+            finish_result(result, c, store, dataset.key)
+            rows.append((dataset.key, result))
+        return results
+
+    try:
+        _, status = run_over_datasets(args, args.dataset or list(DEMO_NATIVE), run_one)
+    except KeyboardInterrupt:
+        print(format_table(rows))
+        return 130
     if rows:
         print(format_table(rows))
         print(f"\nevery file decoded and compared bit-exactly; results in {Path(args.out)}")
