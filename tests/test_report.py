@@ -124,6 +124,25 @@ def test_report_correlates_flac_and_trilobyte_over_16bit_datasets(tmp_path: Path
     assert (tmp_path / "out" / "figures" / "correlation_flac_trilobyte_test.png").exists()
 
 
+def test_report_correlates_flac_and_transfer_when_trilobyte_has_too_few_datasets(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    flac_rates, transfer_rates = [1.5, 1.9, 2.6], [1.4, 2.0, 2.2]
+    for name, x, y in zip("abc", flac_rates, transfer_rates, strict=True):
+        store.write(fake_result(name, "flac", flac(8), "level8", x), f"{name}.test")
+        store.write(fake_result(name, "trilobyte", {}, "transfer", y, mode="ideal", column="Transfer"), f"{name}.test")
+    store.write(fake_result("a", "trilobyte", {}, "small", 1.7, mode="ideal", column="Trilobyte"), "a.test")
+    report = build_report(tmp_path / "results", tmp_path / "out").read_text()
+    from analysis.stats import correlate
+
+    assert "1 16-bit dataset(s) have both FLAC and Trilobyte rates; a correlation needs 3 or more." in report
+    x = [store.find(f"{n}.test", "flac", "level8").rate for n in "abc"]
+    y = [store.find(f"{n}.test", "trilobyte", "transfer").rate for n in "abc"]
+    expected = correlate(np.array(x), np.array(y))
+    assert "Correlation: FLAC vs Transfer over 16-bit datasets (test split)" in report
+    assert expected.describe() in report and "n = 3 datasets" in report
+    assert (tmp_path / "out" / "figures" / "correlation_flac_transfer_test.png").exists()
+
+
 def test_table_columns_follow_the_method_and_its_settings() -> None:
     from analysis.collect import table_column
 
