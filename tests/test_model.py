@@ -241,7 +241,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_data_parallel_training_under_torchrun_on_cpu(tmp_path: Path) -> None:
-    """Two processes (gloo) train one model; rank 0 writes it and the log."""
+    """Two processes (gloo) train one model from a token cache rank 0 builds; rank 0 writes it and the log."""
     import os
     import subprocess
     import sys
@@ -260,11 +260,14 @@ def test_data_parallel_training_under_torchrun_on_cpu(tmp_path: Path) -> None:
         "5",
         "--val-windows",
         "8",
+        "--token-cache",
+        str(tmp_path / "cache"),
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     info = read_info(out)
     assert info.training["world_size"] == 2 and info.training["steps_done"] == 10
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2  # train and valid split, built once
     log = [json.loads(line) for line in (out / train.LOG_FILE).read_text().splitlines()]
     assert [e["step"] for e in log if "loss_bits" in e] == [5, 10]  # one log, written by rank 0 only
     model, _ = load_model(out)

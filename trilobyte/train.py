@@ -67,6 +67,23 @@ def load_clip_tokens(datasets: Sequence[Dataset], settings: TokenizerSettings) -
     return clips
 
 
+def clip_tokens(
+    datasets: Sequence[Dataset], settings: TokenizerSettings, args: argparse.Namespace, dist: Dist
+) -> list[ClipTokens]:
+    """The datasets' tokens: in memory, or memory-mapped from ``--token-cache`` (built by the main process)."""
+    if args.token_cache is None:
+        return load_clip_tokens(datasets, settings)
+    from trilobyte.token_cache import cached_clip_tokens
+
+    return cached_clip_tokens(
+        list(datasets),
+        settings,
+        args.token_cache,
+        may_build=dist.main,
+        progress=dist.main and not args.no_progress,
+    )
+
+
 def deepest(datasets: Sequence[Dataset]) -> int:
     return max(ds.evaluated_depth(r) for ds in datasets for r in ds.refs if not r.error)
 
@@ -273,6 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--log-every", type=int, default=10, help="log the loss every N steps (default: 10)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    t.add_argument(
+        "--token-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="tokenize each dataset once into DIR and memory-map it (for data larger than memory;"
+        " under torchrun the first process builds it while the others wait for it)",
+    )
     add_common_args(parser, default_datasets=())
     # --out is the model folder; --split the training split; --overwrite starts afresh
     parser.set_defaults(split="train", out=None)
@@ -345,8 +370,8 @@ def train(args: argparse.Namespace) -> int:
     eval_every = args.eval_every or max(1, args.steps // 5)
     save_every = args.save_every or eval_every
 
-    train_clips = load_clip_tokens(train_sets, settings)
-    valid_clips = load_clip_tokens(valid_sets, settings)
+    train_clips = clip_tokens(train_sets, settings, args, dist)
+    valid_clips = clip_tokens(valid_sets, settings, args, dist)
     sampler = WindowSampler(train_clips, context + 1)
     val_windows = WindowSampler(valid_clips, context + 1).draw(
         np.random.default_rng([args.seed, 1]), args.val_windows, train=False
