@@ -60,7 +60,9 @@ def table1(frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, list[dict]]:
     rows, missing = [], []
     for _, d in datasets.iterrows():
         here = cells[cells["dataset"] == d["dataset"]].set_index("column")
-        best = here["rate"].max()
+        # a cell with failed files (e.g. refused chunks) rates only what survived: it is never the row's best
+        complete = here[here["failed_files"].fillna(0) == 0] if "failed_files" in here else here
+        best = complete["rate"].max() if not complete.empty else None
         row = {"Bits": "native" if pd.isna(d["depth"]) else int(d["depth"]), "Hz / ch": f"{d['rates']} / {d['ch']}",
                "Domain": d["domain"], "Dataset": d["dataset"]}
         for column in columns:
@@ -78,7 +80,7 @@ def table1(frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, list[dict]]:
     return table.drop(columns=empty), missing
 
 
-def format_cell(cell: pd.Series, best: float) -> str:
+def format_cell(cell: pd.Series, best: float | None) -> str:
     text = f"{cell['rate']:.2f}"
     if pd.notna(cell.get("ci_low")):
         text += f" [{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]"
