@@ -165,9 +165,12 @@ def figure5_incontext(rates: pd.DataFrame, out_dir: Path, split: str) -> Path | 
 
 def bits_by_position(rows: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
     """Bits per byte at each byte position (MSB first) per dataset: where the incompressible bits live."""
+    positions = ("msb", "mid", "lsb")
+    if not rows.empty:
+        rows = rows[rows["position"].isin(positions)]  # sample-level results have no byte positions
     if rows.empty:
         return None
-    order = [p for p in ("msb", "mid", "lsb") if p in set(rows["position"])]
+    order = [p for p in positions if p in set(rows["position"])]
     grid = sns.catplot(data=rows, x="position", y="bits_per_byte", hue="dataset", col="column", kind="bar",
                        order=order, errorbar=None, height=3.4, aspect=1.1)
     for ax in grid.axes.flat:

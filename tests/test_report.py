@@ -216,3 +216,13 @@ def test_bits_by_position_figure(tmp_path: Path) -> None:
     report = build_report(tmp_path / "results", tmp_path / "out").read_text()
     assert "Bits per byte by position, MSB to LSB (test split)" in report
     assert (tmp_path / "out" / "figures" / "bits_by_position_test.png").exists()
+
+
+def test_bits_by_position_leaves_out_sample_level_results(tmp_path: Path) -> None:
+    from analysis import figures
+
+    sample_only = pd.DataFrame([{"dataset": "speech", "split": "test", "column": "Standard", "config": "s",
+                                 "position": "sample", "bits_per_byte": 4.7}])
+    assert figures.bits_by_position(sample_only, tmp_path, "test") is None  # no empty panel for Standard
+    both = pd.concat([sample_only, sample_only.assign(column="Trilobyte", position="msb")], ignore_index=True)
+    assert figures.bits_by_position(both, tmp_path, "test").exists()
