@@ -61,7 +61,7 @@ def table1(frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, list[dict]]:
     for _, d in datasets.iterrows():
         here = cells[cells["dataset"] == d["dataset"]].set_index("column")
         # a cell with failed files (e.g. refused chunks) rates only what survived: it is never the row's best
-        complete = here[here["failed_files"].fillna(0) == 0] if "failed_files" in here else here
+        complete = here[here["failed_files"].fillna(0) == 0]
         best = complete["rate"].max() if not complete.empty else None
         row = {"Bits": "native" if pd.isna(d["depth"]) else int(d["depth"]), "Hz / ch": f"{d['rates']} / {d['ch']}",
                "Domain": d["domain"], "Dataset": d["dataset"]}

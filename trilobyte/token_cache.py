@@ -44,13 +44,11 @@ def entry_key(dataset: Dataset, settings: TokenizerSettings) -> str:
     return f"{name}-{h.hexdigest()[:16]}"
 
 
-def build_entry(dataset: Dataset, settings: TokenizerSettings, directory: Path, progress: bool = True) -> Path:
-    """Tokenize every clip of ``dataset`` into ``directory`` (tokens first, then the index); the index path."""
-    key = entry_key(dataset, settings)
-    index_path = directory / f"{key}.json"
-    tokens_path = directory / f"{key}.tokens"
-    partial = directory / f"{key}.tokens.partial"
-    directory.mkdir(parents=True, exist_ok=True)
+def build_entry(dataset: Dataset, settings: TokenizerSettings, index_path: Path, progress: bool = True) -> None:
+    """Tokenize every clip of ``dataset`` into the entry of ``index_path`` (tokens first, then the index)."""
+    tokens_path = index_path.with_suffix(".tokens")
+    partial = index_path.with_suffix(".tokens.partial")
+    index_path.parent.mkdir(parents=True, exist_ok=True)
     clips, offset = [], 0
     with partial.open("wb") as handle:
         for clip in tqdm(dataset.clips(), total=len(dataset.refs), desc=f"tokens {dataset.name}",
@@ -71,7 +69,6 @@ def build_entry(dataset: Dataset, settings: TokenizerSettings, directory: Path, 
     tmp.write_text(json.dumps(index) + "\n")
     os.replace(tmp, index_path)
     log.info("cached %d clips of %s (%s tokens) in %s", len(clips), dataset.name, f"{offset:,}", tokens_path)
-    return index_path
 
 
 def open_entry(index_path: Path, settings: TokenizerSettings) -> list[ClipTokens]:
@@ -118,15 +115,10 @@ def cached_clip_tokens(
         index_path = directory / f"{entry_key(dataset, settings)}.json"
         if not index_path.exists():
             if may_build:
-                build_entry(dataset, settings, directory, progress)
+                build_entry(dataset, settings, index_path, progress)
             else:
                 log.info("waiting for another process to cache %s in %s", dataset.name, index_path)
                 while not index_path.exists():
                     time.sleep(poll_seconds)
         paths.append(index_path)
-    clips = []
-    for index_path in paths:
-        clips += open_entry(index_path, settings)
-    if not clips:
-        raise DatasetError("no clips to train on")
-    return clips
+    return [clip for index_path in paths for clip in open_entry(index_path, settings)]

@@ -62,8 +62,6 @@ def load_clip_tokens(datasets: Sequence[Dataset], settings: TokenizerSettings) -
     for ds in datasets:
         for clip in ds.clips():
             clips.append(ClipTokens.from_samples(clip.samples, clip.bit_depth, settings))
-    if not clips:
-        raise DatasetError("no clips to train on")
     return clips
 
 
@@ -72,16 +70,20 @@ def clip_tokens(
 ) -> list[ClipTokens]:
     """The datasets' tokens: in memory, or memory-mapped from ``--token-cache`` (built by the main process)."""
     if args.token_cache is None:
-        return load_clip_tokens(datasets, settings)
-    from trilobyte.token_cache import cached_clip_tokens
+        clips = load_clip_tokens(datasets, settings)
+    else:
+        from trilobyte.token_cache import cached_clip_tokens
 
-    return cached_clip_tokens(
-        list(datasets),
-        settings,
-        args.token_cache,
-        may_build=dist.main,
-        progress=dist.main and not args.no_progress,
-    )
+        clips = cached_clip_tokens(
+            list(datasets),
+            settings,
+            args.token_cache,
+            may_build=dist.main,
+            progress=dist.main and not args.no_progress,
+        )
+    if not clips:
+        raise DatasetError("no clips to train on")
+    return clips
 
 
 def deepest(datasets: Sequence[Dataset]) -> int:
