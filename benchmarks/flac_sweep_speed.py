@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.flac_sweep_speed`` measures, in one run over the same clips:
 
-1. the in-process sweep (:class:`baselines.flac_sweep.FlacCoder`: libFLAC through pyflac, decoded
+1. the in-process sweep (:class:`baselines.flac.coder.FlacCoder`: libFLAC through pyflac, decoded
    back by libsndfile and compared bit-exactly), per level, stock and with the paper's subframe types
    disabled;
 2. beside it, the way the paper's authors ran FLAC: each clip written to a WAV file on disk, encoded
@@ -33,14 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines import flac_codec
-from baselines.flac_codec import FlacError, FlacSettings
-from baselines.flac_sweep import PACKAGES, FlacCoder, LosslessError, parse_levels, parse_subframes
+from baselines.flac import codec as flac_codec
+from baselines.flac.codec import FlacError, FlacSettings
+from baselines.flac.coder import PACKAGES, FlacCoder
+from baselines.flac.options import parse_levels, parse_subframes
 from trilobyte import audio
-from trilobyte.cli import datasets_from_args, run_file_coders
+from trilobyte.cli import datasets_from_args
 from trilobyte.datasets import SPLITS, AudioClip, Dataset, DatasetError
-from trilobyte.protocol import cpu_name
+from trilobyte.environment import cpu_name
+from trilobyte.protocol import LosslessError
 from trilobyte.results import ResultStore
+from trilobyte.runner import run_file_coders
 
 DEFAULT_DATASETS = ("demo-music",)
 DEFAULT_LEVELS = "0,5,8"

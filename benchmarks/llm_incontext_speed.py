@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from baselines import llm_models
-from baselines.llm_mappings import BytesMapping
-from baselines.llm_scoring import StepwisePredictor, categorical, quantize_pmf, token_bits
+from baselines.llm_incontext import models as llm_models
+from baselines.llm_incontext.mappings import BytesMapping
+from baselines.llm_incontext.scoring import StepwisePredictor, categorical, quantize_pmf, token_bits
 from trilobyte.datasets import REGISTRY
 
 

@@ -5,7 +5,7 @@
 
 Each model is built at a named size with random weights (the speed of a codec does not depend on its
 weights) or loaded from ``--weights``, saved and loaded through the same path the CLI uses, and runs
-the whole pipeline of ``baselines.nac_codec`` on real demo music (44.1 kHz stereo) with one torch
+the whole pipeline of ``baselines.nac.codec`` on real demo music (44.1 kHz stereo) with one torch
 thread (the setting that makes decoding reproducible): encode (model encode + reconstruction + Rice)
 and decode (reconstruction + Rice decode + sum), with the model's share of the encode time. The
 round trip is checked. Rice-coder speed alone is ``benchmarks/rice_speed.py``.
@@ -33,8 +33,8 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from baselines import nac_models
-    from baselines.nac_codec import NacCodec
+    from baselines.nac import models as nac_models
+    from baselines.nac.codec import NacCodec
     from trilobyte.datasets import get_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

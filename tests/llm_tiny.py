@@ -65,7 +65,7 @@ def bytelevel_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from baselines.llm_mappings import bytes_to_unicode
+    from baselines.llm_incontext.mappings import bytes_to_unicode
 
     symbols = bytes_to_unicode()
     vocab = {"<|endoftext|>": 0}

@@ -37,7 +37,7 @@ from trilobyte.datasets import AudioClip, get_dataset
 from trilobyte.protocol import FileRate, RateResult
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_TOML = ROOT / "baselines" / "codecs" / "wavpack.toml"
+EXAMPLE_TOML = ROOT / "baselines" / "classical" / "toml" / "wavpack.toml"
 HAS = {name: shutil.which(name) is not None for name in ("wavpack", "wvunpack", "flac", "ffmpeg", "sox", "zstd")}
 needs_wavpack = pytest.mark.skipif(not (HAS["wavpack"] and HAS["wvunpack"]),
                                    reason="the Debian package wavpack is not installed")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import flac_codec, flac_frames, residuals, rice
-from baselines.flac_codec import FlacSettings
-from baselines.flac_frames import FlacFrameError, FlacFramesCoder
+from baselines import residuals, rice
+from baselines.flac import codec as flac_codec
+from baselines.flac import frames as flac_frames
+from baselines.flac import frames_cli
+from baselines.flac.codec import FlacSettings
+from baselines.flac.frames import FlacFrameError, FlacFramesCoder
 from trilobyte.datasets import get_dataset
 from trilobyte.protocol import RateResult
 
@@ -143,7 +146,7 @@ def test_histogram_binning():
 
 def test_cli_writes_rates_budget_and_histogram(tmp_path):
     out = tmp_path / "results"
-    assert flac_frames.main(["--dataset", "demo-speech", "--split", "test", "--limit", "3", "--out", str(out),
+    assert frames_cli.main(["--dataset", "demo-speech", "--split", "test", "--limit", "3", "--out", str(out),
                              "--no-progress"]) == 0
     (path,) = out.glob("*/flac-frames/*.json")
     result = RateResult.from_dict(__import__("json").loads(path.read_text()))

@@ -15,9 +15,17 @@ pytest.importorskip("constriction")
 
 import torch
 
-from baselines import llm_incontext, llm_models
-from baselines.llm_incontext import METHOD, InContextLLM, LLMSettings, draw_chunks, main
-from baselines.llm_scoring import PRECISION, decode_chunks, encode_chunks, quantize_pmf, score_sequences, token_bits
+from baselines.llm_incontext import models as llm_models
+from baselines.llm_incontext.cli import main, parse_mappings
+from baselines.llm_incontext.method import METHOD, InContextLLM, LLMSettings, draw_chunks
+from baselines.llm_incontext.scoring import (
+    PRECISION,
+    decode_chunks,
+    encode_chunks,
+    quantize_pmf,
+    score_sequences,
+    token_bits,
+)
 from tests.conftest import synth
 from tests.llm_tiny import bytelevel_tokenizer, hf_cache_snapshot, llama_tokenizer, save_tiny_llama
 from trilobyte import audio
@@ -171,7 +179,7 @@ def test_llama_2_7b_alias_end_to_end(tiny_llama, speech8, tmp_path, capsys):
         assert result.model_parameters and result.model_bytes
         assert result.extra["bos_token"]["token"] == "<s>"
         mapping = result.config["mapping"]
-        assert result.extra["column"] == ("In-context" if mapping == "ascii7" else f"In-context {mapping}")
+        assert result.report["column"] == ("In-context" if mapping == "ascii7" else f"In-context {mapping}")
     printed = capsys.readouterr().out
     assert "llama-2-7b" in printed and "ascii7" in printed
     # a second run finds the results and computes nothing
@@ -255,7 +263,7 @@ def test_refused_chunks_name_their_bytes(tiny_bytelevel, tmp_path, capsys):
     out = tmp_path / "results"
     argv = ["--model", str(tiny_bytelevel), "--dataset", str(folder), "--chunks", "3", "--chunk-samples", "512"]
     argv += ["--mapping", "latin1,bytes", "--out", str(out), "--no-progress"]
-    assert main(argv) == 0  # refusals are findings, reported; not a failed run
+    assert main(argv) == 1  # every chunk is coded or a failed row; refused chunks are counted as failed
     results = {r.config["mapping"]: r for _, r in ResultStore(out).all_results()}
     latin1 = results["latin1"]
     assert [f.id for f in latin1.failures] == ["every.wav@0"]
@@ -325,4 +333,4 @@ def test_bad_flags_are_refused(capsys):
     assert "mappings are" in capsys.readouterr().err
     with pytest.raises(ValueError, match="mapping"):
         LLMSettings(mapping="nope")
-    assert llm_incontext.parse_mappings("bytes, ascii7,bytes") == ["bytes", "ascii7"]
+    assert parse_mappings("bytes, ascii7,bytes") == ["bytes", "ascii7"]

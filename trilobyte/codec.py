@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from trilobyte import coding, container, stepper
+from trilobyte.hashing import file_sha256
 from trilobyte.model import SETTINGS_FILE, WEIGHTS_FILE, ModelInfo, load_model, read_info
 from trilobyte.scoring import LN2, WindowPlan, check_stride, default_stride
 from trilobyte.tokenize import ClipTokens, TokenizeError, TokenizerSettings, is_value
@@ -79,16 +80,11 @@ class CodecSettings:
 # -- the model and its identity ------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def model_identity(directory: Path | str) -> dict[str, Any]:
     """What names a model in a file: SHA-256 of its weights, and one id over weights, config and tokenizer."""
     directory = Path(directory)
     info = read_info(directory)
-    weights = _sha256_file(directory / WEIGHTS_FILE)
+    weights = file_sha256(directory / WEIGHTS_FILE)
     config = json.loads((directory / "config.json").read_text())
     keep = (
         "vocab_size",
@@ -395,12 +391,12 @@ class Encoded:
 def _environment(device: str) -> dict[str, Any]:
     import torch
 
-    from trilobyte.protocol import _package_version, cpu_name
+    from trilobyte.environment import cpu_name, package_version
 
     return {
         "torch": torch.__version__,
-        "transformers": _package_version("transformers"),
-        "constriction": _package_version("constriction"),
+        "transformers": package_version("transformers"),
+        "constriction": package_version("constriction"),
         "cpu": cpu_name(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "device": device,

@@ -26,14 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
-from trilobyte.cli import add_common_args, datasets_from_args, run_file_coders, setup_logging
+from trilobyte.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
 from trilobyte.protocol import FileRate, RateResult
-from trilobyte.results import ResultError, ResultStore, Shard, safe_name
+from trilobyte.results import ResultStore, safe_name
+from trilobyte.runner import estimate_with_runner, run_file_coders
 from trilobyte.scoring import check_stride, default_stride, score_clip
 from trilobyte.tokenize import ClipTokens, TokenizeError
 
@@ -121,6 +121,18 @@ class TrilobyteRate:
         label = f"{self.model_dir.name}-{self.digest[:8]}-ctx{self.info.context}-stride{self.window_stride}"
         coded = f"-coded-f{self.frame_samples}-g{self.group_frames}" if self.coded else ""
         return safe_name(label + dtype + coded)
+
+    def report_columns(self) -> tuple[str, ...]:
+        """Standard (sample tokens), Transfer (one model over several datasets, or low bytes masked) or Trilobyte."""
+        tokenizer = self.info.settings.to_dict()
+        if tokenizer.get("scheme") == "sample":
+            return ("Standard",)
+        if len(self.config()["trained_on"]) > 1 or tokenizer.get("depth_dropout"):
+            return ("Transfer",)
+        return ("Trilobyte",)
+
+    def report_label(self) -> str:
+        return f"{self.report_columns()[0]} {self.model_dir.name} ({self.info.preset})"
 
     def check_dataset(self, dataset: Dataset) -> None:
         """Refuse a dataset whose clips the model cannot take, before any work."""
@@ -226,17 +238,7 @@ class TrilobyteRate:
 
     def estimate_rate(self, dataset: Dataset) -> RateResult:
         """Rate on a dataset, without keeping results on disk (the CLI keeps them)."""
-        self.check_dataset(dataset)
-        with TemporaryDirectory() as tmp:
-            result = run_file_coders(
-                [self],
-                dataset,
-                ResultStore(tmp),
-                progress=False,
-                packages=PACKAGES,
-                extra_environment={"device": self.device},
-            )[0]
-        return self.finish(result)
+        return estimate_with_runner(self, dataset, PACKAGES, {"device": self.device})
 
 
 def position_summary(files: Sequence[FileRate]) -> dict[str, Any]:
@@ -321,64 +323,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dataset:
         parser.error("name at least one --dataset to evaluate")
     setup_logging(args.verbose)
+    shard = parse_shard(parser, args)
     try:
         threads = args.threads or (1 if args.jobs > 1 else None)
-        coder = TrilobyteRate(
-            args.model,
-            args.stride,
-            args.batch_size,
-            args.device,
-            args.dtype,
-            threads,
-            args.coded,
-            args.frame_samples,
-            args.group_frames,
-        )
-        shard = Shard.parse(args.shard)
+        coder = TrilobyteRate(args.model, args.stride, args.batch_size, args.device, args.dtype, threads, args.coded,
+                              args.frame_samples, args.group_frames)
     except (ModelError, ValueError) as err:
         log.error("%s", err)
-        return 1
+        return EXIT_USAGE
     store = ResultStore(args.out)
-    log.info(
-        "model %s (%s, %s parameters); results under %s",
-        args.model,
-        coder.info.preset,
-        f"{coder.info.parameters:,}",
-        args.out,
-    )
-    results, status = [], 0
-    for name in args.dataset:
-        try:
-            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
-            coder.check_dataset(dataset)
-            log.info(
-                "%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60
-            )
-            (result,) = run_file_coders(
-                [coder],
-                dataset,
-                store,
-                jobs=args.jobs,
-                shard=shard,
-                overwrite=args.overwrite,
-                progress=not args.no_progress,
-                packages=PACKAGES,
-                extra_environment={"device": args.device},
-            )
-            result = coder.finish(result)
-            store.write(result, dataset.key)
-            results.append(result)
-        except (DatasetError, ResultError, ModelError) as err:
-            log.error("%s", err)
-            status = 1
-    if results:
-        if args.coded:
-            print(format_coded_table(results))
-            print(f"\ncoded rates (every file decoded and compared); results in {args.out}")
-        else:
-            print(format_table(results))
-            print(f"\nideal rates (sum of -log2 p); results in {args.out}")
-    return status
+    log.info("model %s (%s, %s parameters); results under %s", args.model, coder.info.preset,
+             f"{coder.info.parameters:,}", args.out)
+
+    def run_one(dataset: Dataset) -> list[RateResult]:
+        coder.check_dataset(dataset)
+        return run_file_coders([coder], dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
+                               progress=not args.no_progress, packages=PACKAGES,
+                               extra_environment={"device": args.device})
+
+    if args.coded:
+        table, footer = format_coded_table, f"\ncoded rates (every file decoded and compared); results in {args.out}"
+    else:
+        table, footer = format_table, f"\nideal rates (sum of -log2 p); results in {args.out}"
+    return run_main(args, args.dataset, run_one, table, footer, errors=(ModelError,))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ made. Loading reads a local folder only; nothing is ever fetched from a hub.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trilobyte.hashing import file_sha256
 from trilobyte.tokenize import TokenizerSettings
 
 if TYPE_CHECKING:
@@ -190,8 +190,7 @@ def _quiet_transformers() -> None:
 
 def weights_digest(directory: Path | str) -> str:
     """First 16 hex digits of the SHA-256 of the weights file: names a model in result configs."""
-    with (Path(directory) / WEIGHTS_FILE).open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+    return file_sha256(Path(directory) / WEIGHTS_FILE)[:16]
 
 
 def weights_bytes(directory: Path | str) -> int:

@@ -13,12 +13,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata
-import os
-import platform
-import subprocess
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,6 +23,10 @@ from trilobyte.datasets import AudioClip, Dataset
 MODES = ("coded", "ideal")
 SCHEMA_VERSION = 1
 BOOTSTRAP_SAMPLES = 2000
+
+
+class LosslessError(AssertionError):
+    """A decoded stream differs from the audio that was encoded: the method is not lossless on this file."""
 
 
 @dataclass
@@ -109,6 +108,7 @@ class RateResult:
     shard: str | None = None
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # column, label, family, order: see trilobyte.methods
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -238,55 +238,3 @@ class FileCoder(Protocol):
     def code_file(self, clip: AudioClip) -> FileRate:
         """Compress one clip (coded mode: decode it too and compare bit-exactly) and count its bits."""
         ...
-
-
-def _package_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def git_revision(path: Path | None = None) -> str | None:
-    path = path or Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment(packages: tuple[str, ...] = (), device: str = "cpu", **extra: Any) -> dict[str, Any]:
-    """Versions, revision and machine that produced a result."""
-    names = ("trilobyte-bench", "numpy", "soundfile", *packages)
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "device": device,
-        "git": git_revision(),
-        "packages": {n: _package_version(n) for n in names},
-        **extra,
-    }

@@ -197,6 +197,59 @@ class ResultStore:
         return PartialLog(path, fingerprint)
 
 
+class ResultSession:
+    """One result in the making on one dataset: found finished, or resumed from its partial log, or new.
+
+    ``found`` is the finished result (checked against the dataset's fingerprint) unless ``overwrite``;
+    otherwise ``done`` holds the rows a previous, interrupted run finished. ``start()`` opens the partial
+    log, ``append(row)`` records each finished row at once, ``write(result)`` stores the result and
+    removes the log, ``close()`` closes the log (a later run resumes from it).
+    """
+
+    def __init__(self, store: ResultStore, dataset_key: str, fingerprint: str, method: str, config_name: str,
+                 shard: Shard | None = None, overwrite: bool = False) -> None:
+        self.store, self.dataset_key, self.fingerprint = store, dataset_key, fingerprint
+        self.method, self.config_name, self.shard = method, config_name, shard
+        self.partial_path = store.partial_path(dataset_key, method, config_name, shard)
+        self.found: RateResult | None = None
+        if overwrite:
+            store.remove(dataset_key, method, config_name, shard)
+        else:
+            self.found = store.find(dataset_key, method, config_name, shard)
+        if self.found is not None and self.found.dataset_fingerprint != fingerprint:
+            raise ResultError(
+                f"{store.json_path(dataset_key, method, config_name, shard)} was computed on other files"
+                f" (fingerprint {self.found.dataset_fingerprint} != {fingerprint}); use --overwrite to replace it"
+            )
+        self.done: dict[str, FileRate] = {} if self.found else store.read_partial(self.partial_path, fingerprint)
+        self.log: PartialLog | None = None
+
+    def needs(self, row_id: str) -> bool:
+        """Whether a row is still to be computed (missing, or failed in an earlier run)."""
+        return not (row_id in self.done and self.done[row_id].ok)
+
+    def start(self) -> None:
+        self.log = self.store.open_partial(self.partial_path, self.fingerprint)
+
+    def append(self, row: FileRate) -> None:
+        self.done[row.id] = row
+        if self.log is None:
+            self.start()
+        self.log.append(row)
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def write(self, result: RateResult) -> Path:
+        """Store the finished result atomically; the partial log is no longer needed."""
+        self.close()
+        path = self.store.write(result, self.dataset_key)
+        self.partial_path.unlink(missing_ok=True)
+        return path
+
+
 class PartialLog:
     """Append-only log of finished files; each line is flushed to disk before the next file starts."""
 

@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 from trilobyte.cli import add_common_args, parse_bit_depth, setup_logging
 from trilobyte.datasets import Dataset, DatasetError, get_dataset
+from trilobyte.environment import environment
 from trilobyte.model import PRESETS, ModelError, build_model, load_model, read_info, save_model
-from trilobyte.protocol import environment
 from trilobyte.scoring import LN2, value_nll
 from trilobyte.tokenize import (
     LAYOUTS,

@@ -23,12 +23,13 @@ from baselines.classical.commands import (
     make_coder,
 )
 from baselines.classical.general import COMPRESSORS, GeneralCoder
-from baselines.flac_codec import FlacSettings
-from baselines.flac_sweep import FlacCoder
-from trilobyte.cli import add_common_args, run_file_coders, run_over_datasets, setup_logging
+from baselines.flac.codec import FlacSettings
+from baselines.flac.coder import FlacCoder
+from trilobyte.cli import add_common_args, run_main, setup_logging
 from trilobyte.datasets import DEMO_NATIVE, Dataset
 from trilobyte.protocol import FileCoder, RateResult
 from trilobyte.results import ResultStore, Shard
+from trilobyte.runner import run_file_coders
 
 log = logging.getLogger("trilobyte.classical")
 PACKAGES = ("pyflac", "zstandard")
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--codec", action="append", metavar="NAME|FILE.toml",
                         help=f"repeatable: {', '.join(CODEC_NAMES)}; 'all' for every one installed here; or a"
-                             " TOML codec description (see baselines/codecs/)")
+                             " TOML codec description (see baselines/classical/toml/)")
     parser.add_argument("--preset", action="append", metavar="P",
                         help="repeatable; 'all' for every preset (default: each codec's default; see --list)")
     parser.add_argument("--binary", type=Path, default=None,
@@ -180,14 +181,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the decoder program, when it is not --binary itself (e.g. wvunpack)")
     parser.add_argument("--with-flac", action=argparse.BooleanOptionalAction, default=True,
                         help="also run flac -8 (libFLAC in process) as the reference row (default: on)")
-    parser.add_argument("--list", action="store_true", help="list the codecs, their presets and depths, and stop")
-    add_common_args(parser, default_datasets=DEMO_NATIVE)
+    add_common_args(parser, default_datasets=DEMO_NATIVE, listing=list_codecs)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
 
-    if args.list:
-        print(list_codecs())
-        return 0
     if not args.codec:
         parser.error("name at least one --codec (or --list to see them)")
     names = list(dict.fromkeys(args.codec))
@@ -242,17 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_file_coders(usable, dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
                                progress=not args.no_progress, packages=PACKAGES)
 
-    try:
-        all_results, failed = run_over_datasets(args, args.dataset or list(DEMO_NATIVE), run_one)
-    except KeyboardInterrupt:
-        return 130
-    status = status or failed or int(skipped_any)
-    if all_results:
-        print(format_table(all_results))
-        print(f"\nevery file decoded and compared bit-exactly; results in {Path(args.out)}")
-    if any(r.failures for r in all_results):
-        status = status or 1
-    return status
+    footer = f"\nevery file decoded and compared bit-exactly; results in {Path(args.out)}"
+    ran = run_main(args, args.dataset or list(DEMO_NATIVE), run_one, format_table, footer)
+    return ran or status or int(skipped_any)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Supported depths (others are refused with a message, never widened silently):
 Monkey's Audio, OptimFROG and sac have no Debian package (``apt-cache search monkey`` finds only
 libjmac-java, a Java library without an encoder command; ffmpeg decodes APE but cannot encode it), so
 they run only from a binary the user points at. Their command lines follow each tool's documented
-usage; if a build differs, describe it in a TOML file instead (see ``baselines/codecs/``).
+usage; if a build differs, describe it in a TOML file instead (see ``baselines/classical/toml/``).
 """
 
 from __future__ import annotations

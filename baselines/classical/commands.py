@@ -33,7 +33,7 @@ import numpy as np
 from baselines.classical import containers, pcm
 from trilobyte import audio
 from trilobyte.datasets import AudioClip
-from trilobyte.protocol import FileRate
+from trilobyte.protocol import FileRate, LosslessError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 PLACEHOLDERS = ("input", "output", "options", "raw_format", "sample_rate", "channels", "bit_depth")
@@ -58,9 +58,6 @@ class UnsupportedInput(ValueError):
 class CodecError(RuntimeError):
     """The codec's command failed, or wrote something that does not decode."""
 
-
-class LosslessError(AssertionError):
-    """The decoded audio differs from the audio that was encoded."""
 
 
 def _template(value: Any, what: str) -> tuple[str, ...]:
@@ -218,6 +215,7 @@ class CommandCoder:
     decoder: str  # resolved path of the decode command's program
     name: str = ""
     mode: str = "coded"
+    family: str = "classical"  # the report's family, also for codecs described by a TOML file
 
     def __post_init__(self) -> None:
         if self.preset not in self.codec.presets:
@@ -245,6 +243,16 @@ class CommandCoder:
 
     def config_name(self) -> str:
         return self.preset
+
+    def report_label(self) -> str:
+        """The codec's name and its options as typed: "WavPack -hhx6", "Monkey's Audio -c5000"."""
+        options = " ".join(self.options) if self.options else "(default)"
+        return f"{self.codec.title.split(' (')[0]} {options}"
+
+    def report_columns(self) -> tuple[str, ...]:
+        # the flac command at its strongest settings competes for the paper's "FLAC max"; every other
+        # codec and preset is a column of its own
+        return ("FLAC max",) if self.codec.name == "flac-cli" else (self.report_label(),)
 
     def result_extra(self) -> dict[str, Any]:
         values = {p: "{" + p + "}" for p in PLACEHOLDERS}
@@ -349,7 +357,7 @@ TOML_KEYS = {"name", "title", "extension", "encode", "decode", "version", "prese
 
 
 def load_toml(path: Path | str) -> CommandCodec:
-    """Read a codec description from a TOML file (see ``baselines/codecs/wavpack.toml``)."""
+    """Read a codec description from a TOML file (see ``baselines/classical/toml/wavpack.toml``)."""
     path = Path(path).expanduser()
     try:
         data = tomllib.loads(path.read_text())

