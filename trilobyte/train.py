@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,52 @@ def make_optimizer(model: Any, lr: float, weight_decay: float, fused: bool) -> A
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused)
+
+
+def train_step(
+    net: Any,
+    optimizer: Any,
+    next_batch: Callable[[], Any],
+    settings: TokenizerSettings,
+    *,
+    accum: int = 1,
+    device: str = "cpu",
+    autocast_dtype: Any = None,
+    grad_clip: float = 1.0,
+    distributed: bool = False,
+) -> tuple[float, float]:
+    """One optimizer step: forward and backward over ``accum`` micro-batches, gradient clipping, the update.
+
+    ``next_batch()`` gives each micro-batch, a ``(B, T + 1)`` token tensor on ``device``. Under DDP
+    (``distributed``) gradients are all-reduced on the last micro-batch only. Autocast to
+    ``autocast_dtype`` (bf16) when given; on CUDA the step ends synchronised. Returns the summed NLL in
+    nats and the number of scored tokens.
+    """
+    import torch
+
+    nats, tokens = 0.0, 0.0
+    for micro in range(accum):
+        batch = next_batch()
+        sync = micro == accum - 1 or not distributed
+        with (
+            net.no_sync() if not sync else contextlib.nullcontext(),
+            torch.autocast(
+                device_type=torch.device(device).type, dtype=autocast_dtype, enabled=autocast_dtype is not None
+            ),
+        ):
+            nll, scored = value_nll(net, batch, settings)
+            count = scored.sum()
+            loss = nll.sum() / count.clamp(min=1)
+            (loss / accum).backward()
+        nats += float(nll.detach().double().sum())
+        tokens += float(count)
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return nats, tokens
 
 
 @dataclass
@@ -455,7 +501,6 @@ def train(args: argparse.Namespace) -> int:
         unit="step",
         disable=not dist.main or args.no_progress,
     )
-    cuda = device.startswith("cuda")
     train_seconds, trained_tokens, val_bpb = 0.0, 0, None
     window_loss, window_tokens, window_steps, window_seconds = 0.0, 0.0, 0, 0.0
     try:
@@ -465,28 +510,19 @@ def train(args: argparse.Namespace) -> int:
             for group in optimizer.param_groups:
                 group["lr"] = rate
             rng = np.random.default_rng([args.seed, dist.rank, step])
-            for micro in range(args.grad_accum):
-                batch = torch.from_numpy(sampler.draw(rng, batch_size)).to(device)
-                sync = micro == args.grad_accum - 1 or dist.world == 1
-                context_manager = net.no_sync() if not sync else contextlib.nullcontext()
-                with (
-                    context_manager,
-                    torch.autocast(
-                        device_type=torch.device(device).type, dtype=autocast_dtype, enabled=use_bf16
-                    ),
-                ):
-                    nll, scored = value_nll(net, batch, settings)
-                    count = scored.sum()
-                    loss = nll.sum() / count.clamp(min=1)
-                    (loss / args.grad_accum).backward()
-                window_loss += float(nll.detach().double().sum())
-                window_tokens += float(count)
-            if args.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if cuda:
-                torch.cuda.synchronize()
+            nats, count = train_step(
+                net,
+                optimizer,
+                lambda rng=rng: torch.from_numpy(sampler.draw(rng, batch_size)).to(device),
+                settings,
+                accum=args.grad_accum,
+                device=device,
+                autocast_dtype=autocast_dtype,
+                grad_clip=args.grad_clip,
+                distributed=dist.world > 1,
+            )
+            window_loss += nats
+            window_tokens += count
             elapsed = time.perf_counter() - step_start
             train_seconds += elapsed
             window_seconds += elapsed
