@@ -31,6 +31,7 @@ from typing import Any
 
 from trilobyte.cli import add_common_args, datasets_from_args, run_file_coders, setup_logging
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
+from trilobyte.leakage import LeakageError, check_evaluation
 from trilobyte.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
 from trilobyte.protocol import FileRate, RateResult
 from trilobyte.results import ResultError, ResultStore, Shard, safe_name
@@ -227,6 +228,7 @@ class TrilobyteRate:
     def estimate_rate(self, dataset: Dataset) -> RateResult:
         """Rate on a dataset, without keeping results on disk (the CLI keeps them)."""
         self.check_dataset(dataset)
+        leak = check_evaluation(self.info.training, dataset, self.model_dir, allow=True)
         with TemporaryDirectory() as tmp:
             result = run_file_coders(
                 [self],
@@ -236,7 +238,9 @@ class TrilobyteRate:
                 packages=PACKAGES,
                 extra_environment={"device": self.device},
             )[0]
-        return self.finish(result)
+        result = self.finish(result)
+        result.extra.update(leak)
+        return result
 
 
 def position_summary(files: Sequence[FileRate]) -> dict[str, Any]:
@@ -314,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads per worker (default: 1 with --jobs > 1)"
     )
+    parser.add_argument(
+        "--allow-trained-clips",
+        action="store_true",
+        help="evaluate even clips the model was trained on (the result is marked); refused otherwise",
+    )
     add_common_args(parser, default_datasets=())
     parser.set_defaults(split="test")
     parser._option_string_actions["--split"].help = "which split to evaluate (default: test)"
@@ -351,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             (dataset,) = datasets_from_args(argparse.Namespace(**{**vars(args), "dataset": [name]}))
             coder.check_dataset(dataset)
+            leak = check_evaluation(coder.info.training, dataset, coder.model_dir, args.allow_trained_clips)
             log.info(
                 "%s: %d clips, %.1f min of audio", dataset.key, len(dataset), dataset.total_seconds() / 60
             )
@@ -366,8 +376,12 @@ def main(argv: list[str] | None = None) -> int:
                 extra_environment={"device": args.device},
             )
             result = coder.finish(result)
+            result.extra.update(leak)
             store.write(result, dataset.key)
             results.append(result)
+        except LeakageError as err:
+            log.error("%s", err)
+            return 2  # a misuse: nothing more is evaluated
         except (DatasetError, ResultError, ModelError) as err:
             log.error("%s", err)
             status = 1
