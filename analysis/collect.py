@@ -66,6 +66,7 @@ def result_row(path: Path, result: RateResult) -> dict:
         "ci_high": interval[1] if interval else None,
         "files": len(result.files),
         "failed_files": len(result.failures),
+        "trained_on_evaluated": bool(result.extra.get("trained_on_evaluated_clips")),
         "xrealtime": result.xrealtime,
         "level": result.config.get("level"),
         "subframes_disabled": bool(result.config.get("disable_subframes")),

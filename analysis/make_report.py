@@ -44,7 +44,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
         markdown = tables.to_markdown(table)
         atomic_write_text(stem.with_name(stem.name + ".md"), markdown)
         title = f"Table 1: compression rate (×), {split} split"
-        note = ("Bold: best in the row among cells with no failed files. Cells: ratio of sums over files"
+        note = ("Bold: best in the row among cells with no failed files and no model evaluated on clips it"
+                " was trained on (marked so). Cells: ratio of sums over files"
                 " [bootstrap 95% interval over files];"
                 f" {tables.IDEAL_MARK} marks ideal (estimated) rates, all others were coded, decoded and compared"
                 " bit-exactly. — : not run yet (see Missing results); ✗ : not possible.")

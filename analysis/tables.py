@@ -7,6 +7,7 @@ import pandas as pd
 from analysis.collect import PAPER_COLUMNS
 
 IDEAL_MARK = "†"  # an ideal (estimated) rate; unmarked cells are coded and verified
+TRAINED_MARK = " (trained on these clips)"  # a model evaluated on clips it was trained on
 
 
 def fill_command(column: str, dataset: str, split: str, depth: int | None) -> str | None:
@@ -37,6 +38,10 @@ def best_per_cell(frame: pd.DataFrame) -> pd.DataFrame:
     # FLAC max is the best of every FLAC setting, stock -8 included
     also_max = ok[ok["column"] == "FLAC"].assign(column="FLAC max")
     ok = pd.concat([ok, also_max], ignore_index=True)
+    # a model evaluated on clips it was trained on fills a cell only when no clean result does
+    trained = ok["trained_on_evaluated"].fillna(False).astype(bool)
+    has_clean = (~trained).groupby([ok["split"], ok["dataset"], ok["column"]]).transform("any")
+    ok = ok[~trained | ~has_clean]
     index = ok.groupby(["split", "dataset", "column"])["rate"].idxmax()
     return ok.loc[index.values]
 
@@ -61,7 +66,8 @@ def table1(frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, list[dict]]:
     for _, d in datasets.iterrows():
         here = cells[cells["dataset"] == d["dataset"]].set_index("column")
         # a cell with failed files (e.g. refused chunks) rates only what survived: it is never the row's best
-        complete = here[here["failed_files"].fillna(0) == 0]
+        # nor is a model evaluated on clips it was trained on
+        complete = here[(here["failed_files"].fillna(0) == 0) & ~here["trained_on_evaluated"].fillna(False)]
         best = complete["rate"].max() if not complete.empty else None
         row = {"Bits": "native" if pd.isna(d["depth"]) else int(d["depth"]), "Hz / ch": f"{d['rates']} / {d['ch']}",
                "Domain": d["domain"], "Dataset": d["dataset"]}
@@ -88,6 +94,8 @@ def format_cell(cell: pd.Series, best: float | None) -> str:
         text += IDEAL_MARK
     if cell.get("failed_files"):
         text += f" ({int(cell['failed_files'])} failed)"
+    if cell.get("trained_on_evaluated"):
+        text += TRAINED_MARK
     return f"**{text}**" if cell["rate"] == best else text
 
 

@@ -84,9 +84,10 @@ def bf16_peak_flops(device_name: str) -> float | None:
 
 def llm_parts() -> tuple[Any, Any, Callable[..., Any]]:
     """``(llm_models module, BytesMapping, token_bits)`` of the in-context LLM baseline."""
-    from baselines import llm_models
     from baselines.llm_mappings import BytesMapping
     from baselines.llm_scoring import token_bits
+
+    from baselines import llm_models
 
     return llm_models, BytesMapping, token_bits
 

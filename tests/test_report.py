@@ -78,6 +78,22 @@ def test_failed_files_are_shown_not_hidden(tmp_path: Path) -> None:
     assert "(1 failed)" in pd.read_csv(tmp_path / "out" / "table1_test.csv").loc[0, "FLAC"]
 
 
+def test_a_model_evaluated_on_its_training_clips_is_marked_and_never_best(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "results")
+    store.write(fake_result("speechA", "flac", flac(8), "level8", 2.0), "speechA.test")
+    leaked = fake_result("speechA", "trilobyte", {}, "leaked", 9.0, mode="ideal", column="Trilobyte")
+    leaked.extra["trained_on_evaluated_clips"] = True
+    store.write(leaked, "speechA.test")
+    build_report(tmp_path / "results", tmp_path / "out")
+    row = pd.read_csv(tmp_path / "out" / "table1_test.csv").loc[0]
+    assert row["Trilobyte"].startswith("9.00") and "(trained on these clips)" in row["Trilobyte"]
+    assert row["FLAC"].startswith("**2.00")  # the clean cell is the row's best
+    # a clean result of the same cell fills it, though its rate is lower
+    store.write(fake_result("speechA", "trilobyte", {}, "clean", 3.0, mode="ideal", column="Trilobyte"), "speechA.test")
+    build_report(tmp_path / "results", tmp_path / "out2")
+    assert pd.read_csv(tmp_path / "out2" / "table1_test.csv").loc[0, "Trilobyte"].startswith("**3.00")
+
+
 def test_report_never_imports_torch(results_dir: Path, tmp_path: Path) -> None:
     code = ("import sys; from analysis.make_report import main; "
             f"main(['--results', {str(results_dir)!r}, '--out', {str(tmp_path / 'r')!r}]); "

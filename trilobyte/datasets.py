@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from trilobyte import audio
 
+log = logging.getLogger("trilobyte.datasets")
 SPLITS = ("all", "train", "valid", "test")
 DATA_ROOT_ENV = "TRILOBYTE_DATA"
 DEFAULT_DATA_ROOT = Path("~/trilobyte-data")
 PACKAGE_AUDIO = Path(__file__).resolve().parent / "demo_audio"
+NO_GROUP = ""  # the group of a file its dataset's group rule does not match
 
 
 class DatasetError(ValueError):
@@ -81,7 +84,7 @@ class AudioClip:
 def load_clip(ref: ClipRef, bit_depth: int | None, conversion: str, domain: str) -> AudioClip:
     """Read a clip's exact samples and apply the dataset's integer conversion."""
     if ref.error:
-        raise audio.AudioError(ref.error)
+        raise (DatasetError if ref.group == NO_GROUP else audio.AudioError)(ref.error)
     samples, info = audio.read_pcm(ref.path)
     if info.num_samples != ref.num_samples or info.channels != ref.channels:
         raise audio.AudioError(f"{ref.path}: file changed since the dataset was listed")
@@ -170,9 +173,10 @@ class Dataset:
             raise DatasetError(f"unknown split {split!r}; choose from {SPLITS}")
         if split == "all":
             return self
-        assignment = assign_splits(sorted({r.group for r in self.refs}), *fractions)
-        refs = tuple(r for r in self.refs if assignment[r.group] == split)
-        if not refs:
+        assignment = assign_splits(sorted({r.group for r in self.refs if r.group != NO_GROUP}), *fractions)
+        # a file without a group is in every split, as a failed file: never silently placed, never lost
+        refs = tuple(r for r in self.refs if r.group == NO_GROUP or assignment[r.group] == split)
+        if not any(r.group != NO_GROUP for r in refs):
             raise DatasetError(f"{self.name}: the {split} split is empty ({len(assignment)} groups)")
         return replace(self, refs=refs, split=split)
 
@@ -202,14 +206,29 @@ def scan_files(root: Path, pattern: str = "**/*") -> list[Path]:
     return sorted(files)
 
 
+GroupRule = Callable[[str], "str | None"]  # relative posix path -> group; None: the rule does not match
+
+
 def refs_from_files(
-    files: list[Path], root: Path, group_of: Callable[[Path], str], split_channels: bool = False
+    files: list[Path], root: Path, group_of: GroupRule, split_channels: bool = False, name: str = ""
 ) -> list[ClipRef]:
-    """One ClipRef per file (per channel with ``split_channels``); unreadable files carry their error."""
+    """One ClipRef per file (per channel with ``split_channels``); unreadable files carry their error.
+
+    ``group_of`` sees the path relative to ``root``, so the folders above the dataset never decide a group.
+    A file it finds no group for carries an error naming it (and the dataset ``name``) and the empty
+    group: it cannot be placed in a split safely, so every split lists it as a failed file.
+    """
     refs = []
     for path in files:
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-        group = group_of(path)
+        group = group_of(rel)
+        if not group:
+            message = (
+                f"{path}: the {name or 'dataset'}'s group rule ({describe_rule(group_of)}) finds no group"
+                f" in {rel!r}, so it cannot be placed in a split safely"
+            )
+            refs.append(ClipRef(rel, path, NO_GROUP, 0, 0, 0, 0, error=message))
+            continue
         try:
             info = audio.probe(path)
         except audio.AudioError as err:
@@ -232,22 +251,43 @@ def refs_from_files(
 # -- The registry ---------------------------------------------------------------------------------
 
 
-def group_by_file(path: Path) -> str:
-    return path.stem
+def group_by_file(rel: str) -> str:
+    """Each file its own group (its name without the suffix)."""
+    return PurePosixPath(rel).stem
 
 
-def group_by_parent(path: Path) -> str:
-    return path.parent.name
+def group_by_folder(rel: str) -> str | None:
+    """The folder holding the file, relative to the dataset (an album, a track); None at the top level."""
+    parent = PurePosixPath(rel).parent.as_posix()
+    return None if parent == "." else parent
 
 
-def group_by_regex(regex: str) -> Callable[[Path], str]:
-    compiled = re.compile(regex)
+@dataclass(frozen=True)
+class RegexGroup:
+    """Group 1 of ``pattern`` searched in the relative path; None (an error upstream) when it does not match."""
 
-    def group(path: Path) -> str:
-        match = compiled.search(path.as_posix())
-        return match.group(1) if match else path.stem
+    pattern: str
 
-    return group
+    def __call__(self, rel: str) -> str | None:
+        match = re.search(self.pattern, rel)
+        return match.group(1) if match else None
+
+
+def group_by_parent_or_top(rel: str) -> str:
+    """The folder holding the file; files at the top level form one group."""
+    return group_by_folder(rel) or "."
+
+
+def group_by_regex(regex: str) -> RegexGroup:
+    re.compile(regex)  # a bad pattern fails at registration, not on the first file
+    return RegexGroup(regex)
+
+
+def describe_rule(rule: GroupRule) -> str:
+    """A group rule in words, for error messages."""
+    if isinstance(rule, RegexGroup):
+        return f"regex {rule.pattern!r}"
+    return (rule.__doc__ or getattr(rule, "__name__", "group rule")).strip().splitlines()[0].rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -261,7 +301,7 @@ class DatasetSpec:
     channels: int | None
     conversion: str
     locate: Callable[[Path | None], tuple[Path, list[Path]]]  # data root -> (base folder, files)
-    group_of: Callable[[Path], str] = group_by_file
+    group_of: GroupRule = group_by_file
     split_channels: bool = False
     description: str = ""
     demo: bool = False
@@ -272,7 +312,9 @@ def data_root(explicit: Path | str | None = None) -> Path:
     return Path(root).expanduser()
 
 
-def _under_data_root(subdir: str, pattern: str = "**/*"):
+def _under_data_root(subdir: str, pattern: str = "**/*", keep: str | None = None):
+    """Files under ``<data root>/<subdir>``; with ``keep``, only those whose relative path matches it."""
+
     def locate(root: Path | None) -> tuple[Path, list[Path]]:
         base = data_root(root) / subdir
         if not base.is_dir():
@@ -280,7 +322,13 @@ def _under_data_root(subdir: str, pattern: str = "**/*"):
                 f"dataset files not found: expected a folder {base} (set --data-root or"
                 f" ${DATA_ROOT_ENV} to the folder that holds '{subdir}/')"
             )
-        return base, scan_files(base, pattern)
+        files = scan_files(base, pattern)
+        if keep is not None:
+            kept = [p for p in files if re.search(keep, p.relative_to(base).as_posix())]
+            if len(kept) < len(files):
+                log.info("%s: %d audio files outside the dataset's definition left out", base, len(files) - len(kept))
+            files = kept
+        return base, files
 
     return locate
 
@@ -308,6 +356,22 @@ def _demo_24bit(_root: Path | None) -> tuple[Path, list[Path]]:
     return PACKAGE_AUDIO, [*sonic, *sorted(PACKAGE_AUDIO.glob("*.flac"))]
 
 
+# Group rules of the paper's datasets, searched in each file's path relative to the dataset's folder.
+# Speech Commands' own layout (zero/0a2b400e_nohash_0.wav) and the SC09 copy of the SaShiMi work
+# (train/Zero_0a2b400e_nohash_0.wav): the speaker hash starts the name or follows a word and "_".
+# SC09 is the ten digit words of Speech Commands (a word folder, or a word prefix in the SaShiMi copy);
+# other words and _background_noise_ of a full Speech Commands folder are not part of it.
+SC09_DIGITS = r"(?i)(?:^|/)(?:zero|one|two|three|four|five|six|seven|eight|nine)(?:/|_)[^/]+$"
+SC09_GROUP = group_by_regex(r"(?:^|[/_])([0-9a-f]{8})_nohash_\d+\.\w+$")
+# VCTK 0.92 (wav48_silence_trimmed/p225/p225_001_mic1.flac) and 0.80 (wav48/p225/p225_001.wav): by
+# speaker, so both microphones of an utterance are always together.
+VCTK_GROUP = group_by_regex(r"(?:^|/)(p\d{3}|s\d{1,3})_\d{3}(?:_mic[12])?\.\w+$")
+LJSPEECH_GROUP = group_by_regex(r"(?:^|/)(LJ\d{3})-\d{4}\.\w+$")  # LJ001-0001.wav: by chapter
+LIBRISPEECH_GROUP = group_by_regex(r"(?:^|/)(\d+)-\d+-\d+\.\w+$")  # 19-198-0001.flac: by speaker
+BIRDVOX_GROUP = group_by_regex(r"(?:^|[/_-])(unit\d+)(?=[/_.-])")  # by recording unit
+MUSDB_STEMS = "mixture|drums|bass|other|vocals|accompaniment"
+MUSDB_GROUP = group_by_regex(rf"(?:^|/)([^/]+)/(?:{MUSDB_STEMS})\.\w+$")  # <track>/<stem>.wav: by track
+
 SONIC_PI = "/usr/share/sonic-pi/samples"
 ASTERISK = "/usr/share/asterisk/sounds/en_US_f_Allison"
 ALSA = "/usr/share/sounds/alsa"
@@ -321,8 +385,8 @@ _SPECS: list[DatasetSpec] = [
         8,
         1,
         "mulaw",
-        _under_data_root("sc09"),
-        group_by_regex(r"_([0-9a-f]{8})_nohash_"),
+        _under_data_root("sc09", keep=SC09_DIGITS),
+        SC09_GROUP,
         description="Speech Commands digits, by speaker",
     ),
     DatasetSpec(
@@ -353,7 +417,7 @@ _SPECS: list[DatasetSpec] = [
         1,
         "linear",
         _under_data_root("vctk"),
-        group_by_regex(r"(p\d{3}|s\d{1,3})_"),
+        VCTK_GROUP,
         description="VCTK, by speaker (both mics together)",
     ),
     DatasetSpec(
@@ -364,7 +428,7 @@ _SPECS: list[DatasetSpec] = [
         1,
         "linear",
         _under_data_root("ljspeech"),
-        group_by_regex(r"(LJ\d{3})-"),
+        LJSPEECH_GROUP,
         description="LJSpeech, by chapter",
     ),
     DatasetSpec(
@@ -375,7 +439,7 @@ _SPECS: list[DatasetSpec] = [
         1,
         "linear",
         _under_data_root("librispeech"),
-        group_by_regex(r"/(\d+)/\d+/[^/]+$"),
+        LIBRISPEECH_GROUP,
         description="LibriSpeech, by speaker",
     ),
     DatasetSpec(
@@ -386,7 +450,7 @@ _SPECS: list[DatasetSpec] = [
         1,
         "linear",
         _under_data_root("birdvox"),
-        group_by_regex(r"(unit\d+)"),
+        BIRDVOX_GROUP,
         description="BirdVox, by recording unit",
     ),
     DatasetSpec(
@@ -407,7 +471,7 @@ _SPECS: list[DatasetSpec] = [
         1,
         "linear",
         _under_data_root("musdb18"),
-        group_by_parent,
+        MUSDB_GROUP,
         split_channels=True,
         description="MusDB18-HQ mixes and stems, each channel a mono clip, by track",
     ),
@@ -419,7 +483,7 @@ _SPECS: list[DatasetSpec] = [
         2,
         "linear",
         _under_data_root("musdb18", "**/mixture.wav"),
-        group_by_parent,
+        MUSDB_GROUP,
         description="MusDB18-HQ stereo mixtures, by track",
     ),
     DatasetSpec(
@@ -430,7 +494,7 @@ _SPECS: list[DatasetSpec] = [
         2,
         "linear",
         _under_data_root("commercial16"),
-        group_by_parent,
+        group_by_folder,
         description="Your 16-bit music (44.1 kHz), by album folder",
     ),
     DatasetSpec(
@@ -441,7 +505,7 @@ _SPECS: list[DatasetSpec] = [
         2,
         "linear",
         _under_data_root("commercial24"),
-        group_by_parent,
+        group_by_folder,
         description="Your 24-bit music (44.1 kHz), by album folder",
     ),
     # The embedded demo corpus: real recordings from Debian packages plus committed CC0 24-bit clips.
@@ -508,7 +572,7 @@ def dataset_names() -> list[str]:
 
 def _from_spec(spec: DatasetSpec, root: Path | None) -> Dataset:
     base, files = spec.locate(root)
-    refs = refs_from_files(files, base, spec.group_of, spec.split_channels)
+    refs = refs_from_files(files, base, spec.group_of, spec.split_channels, spec.name)
     _require_readable(refs, f"{spec.name}: no readable audio files under {base}")
     if spec.sample_rate is not None:
         wrong = [r for r in refs if r.sample_rate != spec.sample_rate and not r.error]
@@ -533,7 +597,7 @@ def folder_dataset(folder: Path | str, name: str | None = None, domain: str = "u
         raise DatasetError(f"{folder}: not a folder")
     files = scan_files(folder)
     groups_by_parent = len({p.parent for p in files}) >= 3
-    refs = refs_from_files(files, folder, group_by_parent if groups_by_parent else group_by_file)
+    refs = refs_from_files(files, folder, group_by_parent_or_top if groups_by_parent else group_by_file)
     _require_readable(refs, f"{folder}: no readable WAV/FLAC/AIFF files")
     return Dataset(
         name or folder.name,

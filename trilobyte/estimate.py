@@ -30,6 +30,7 @@ from typing import Any
 
 from trilobyte.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
+from trilobyte.leakage import LeakageError, check_evaluation
 from trilobyte.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
 from trilobyte.protocol import FileRate, RateResult
 from trilobyte.results import ResultStore, safe_name
@@ -69,8 +70,10 @@ class TrilobyteRate:
     coded: bool = False  # compress, decode and compare every file with the real codec
     frame_samples: int = 4096  # coded mode: samples per frame
     group_frames: int = 16  # coded mode: frames computed as one batch
+    allow_trained_clips: bool = True  # False: refuse a dataset holding clips the model was trained on (the CLI)
     name: str = METHOD
     mode: str = field(default="ideal", init=False)
+    leakage: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_dir", Path(self.model_dir).expanduser())
@@ -135,7 +138,9 @@ class TrilobyteRate:
         return f"{self.report_columns()[0]} {self.model_dir.name} ({self.info.preset})"
 
     def check_dataset(self, dataset: Dataset) -> None:
-        """Refuse a dataset whose clips the model cannot take, before any work."""
+        """Refuse a dataset whose clips the model cannot take, or was trained on (unless allowed), before any work."""
+        self.leakage[dataset.fingerprint] = check_evaluation(self.info.training, dataset, self.model_dir,
+                                                             self.allow_trained_clips)
         settings = self.info.settings
         for ref in dataset.refs:
             if ref.error:
@@ -229,6 +234,7 @@ class TrilobyteRate:
         result = replace(result, files=list(result.files), extra=dict(result.extra))
         result.model_parameters = self.info.parameters
         result.model_bytes = weights_bytes(self.model_dir)
+        result.extra.update(self.leakage.get(result.dataset_fingerprint, {}))
         if result.shard:
             # a shard's totals would outlive the merge (it keeps the first shard's extra): rows only
             result.extra["position_totals"] = "in each file's row (sharded run); see position_summary()"
@@ -316,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads per worker (default: 1 with --jobs > 1)"
     )
+    parser.add_argument(
+        "--allow-trained-clips",
+        action="store_true",
+        help="evaluate even clips the model was trained on (the result is marked); refused otherwise",
+    )
     add_common_args(parser, default_datasets=())
     parser.set_defaults(split="test")
     parser._option_string_actions["--split"].help = "which split to evaluate (default: test)"
@@ -327,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         threads = args.threads or (1 if args.jobs > 1 else None)
         coder = TrilobyteRate(args.model, args.stride, args.batch_size, args.device, args.dtype, threads, args.coded,
-                              args.frame_samples, args.group_frames)
+                              args.frame_samples, args.group_frames, args.allow_trained_clips)
     except (ModelError, ValueError) as err:
         log.error("%s", err)
         return EXIT_USAGE
@@ -345,7 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         table, footer = format_coded_table, f"\ncoded rates (every file decoded and compared); results in {args.out}"
     else:
         table, footer = format_table, f"\nideal rates (sum of -log2 p); results in {args.out}"
-    return run_main(args, args.dataset, run_one, table, footer, errors=(ModelError,))
+    try:
+        return run_main(args, args.dataset, run_one, table, footer, errors=(ModelError,))
+    except LeakageError as err:
+        log.error("%s", err)
+        return EXIT_USAGE  # a misuse: nothing more is evaluated (datasets before it are written)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from trilobyte.cli import add_common_args, parse_bit_depth, setup_logging
 from trilobyte.datasets import Dataset, DatasetError, get_dataset
 from trilobyte.environment import environment
+from trilobyte.leakage import CLIPS_FILE, EVAL_SPLITS, save_training_clips
 from trilobyte.model import PRESETS, ModelError, build_model, load_model, read_info, save_model
 from trilobyte.scoring import LN2, value_nll
 from trilobyte.tokenize import (
@@ -270,6 +271,8 @@ def save_checkpoint(
     final, fresh, old = out / CHECKPOINT, out / f"{CHECKPOINT}.new", out / f"{CHECKPOINT}.old"
     shutil.rmtree(fresh, ignore_errors=True)
     save_model(model, settings, fresh, preset, {**record, "step": step})
+    if (out / CLIPS_FILE).exists():
+        shutil.copy2(out / CLIPS_FILE, fresh / CLIPS_FILE)
     torch.save({"optimizer": optimizer.state_dict(), "step": step}, fresh / STATE_FILE)
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -346,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokenize each dataset once into DIR and memory-map it (for data larger than memory;"
         " under torchrun the first process builds it while the others wait for it)",
     )
+    t.add_argument(
+        "--allow-eval-split",
+        action="store_true",
+        help="allow training on the test split or on all clips (recorded in the model; its evaluations"
+        " on clips it trained on are refused unless marked)",
+    )
     add_common_args(parser, default_datasets=())
     # --out is the model folder; --split the training split; --overwrite starts afresh
     parser.set_defaults(split="train", out=None)
@@ -379,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name at least one --dataset to train on")
     if args.out is None:
         parser.error("--out DIR (the model folder) is required")
+    if args.split in EVAL_SPLITS and not args.allow_eval_split:
+        parser.error(
+            f"--split {args.split} trains on evaluation clips: pass --allow-eval-split to do so on purpose"
+            " (it is recorded in the model)"
+        )
     if args.shard or args.jobs != 1:
         parser.error(
             "--shard and --jobs split evaluation; training runs data-parallel under torchrun instead"
@@ -439,7 +453,10 @@ def train(args: argparse.Namespace) -> int:
         "dtype": "bf16" if use_bf16 else "fp32",
         "seed": args.seed,
         "dropout": args.dropout,
+        "allow_eval_split": bool(args.allow_eval_split),
     }
+    if dist.main:
+        record["training_clips"] = save_training_clips(out, train_sets)
 
     checkpoint = None if args.overwrite else find_checkpoint(out)
     if args.overwrite and dist.main:
