@@ -12,6 +12,7 @@ import itertools
 import shutil
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -363,3 +364,118 @@ def test_decoded_size_is_bounded(tmp_path: Path) -> None:
     data = handmade([pcm[:2000], pcm[2000:]], 16, 16000, total=0, md5=False)
     with pytest.raises(libflac.FlacDecodeError, match="more than 5000 sample values"):
         libflac.decode_flac(data, max_values=5000)
+
+
+# -- Through the FLAC sweep -------------------------------------------------------------------------
+
+
+def _sweep(folder: Path, out: Path) -> tuple[int, object]:
+    from baselines.flac_sweep import main
+    from trilobyte.results import ResultStore
+
+    argv = ["--dataset", str(folder), "--levels", "5", "--disable-subframes", "none", "--out", str(out),
+            "--no-progress", "--jobs", "1"]
+    status = main(argv)
+    return status, ResultStore(out).find(folder.name, "flac", "level5")
+
+
+@needs_flac_cli
+def test_sweep_codes_unknown_length_12_20_bit_and_headerless_files(audio_folder: Path, tmp_path: Path) -> None:
+    """One pipe-written FLAC used to end the whole sweep ("array is too big") with no result written."""
+    stereo = synth(20000, 2, 16)
+    (audio_folder / "speaker0" / "pipe.flac").write_bytes(flac_cli(stereo, 16, 44100, pipe=True))
+    for speaker, bits in ((1, 12), (2, 20)):
+        data = flac_codec.encode(synth(5000, 1, bits), 16000, bits, FlacSettings(5))
+        (audio_folder / f"speaker{speaker}" / f"d{bits}.flac").write_bytes(data)
+    data = flac_cli(stereo, 16, 44100)
+    (audio_folder / "speaker3" / "frames.flac").write_bytes(data[flac_codec.parse_layout(data).frames_offset :])
+    status, result = _sweep(audio_folder, tmp_path / "results")
+    assert status == 0
+    assert result is not None and not result.failures and len(result.ok_files) == 12
+    rows = {f.id: f for f in result.files}
+    assert rows["speaker0/pipe.flac"].num_samples == 20000
+    assert (rows["speaker1/d12.flac"].bit_depth, rows["speaker1/d12.flac"].raw_bits) == (12, 5000 * 12)
+    assert (rows["speaker2/d20.flac"].bit_depth, rows["speaker2/d20.flac"].raw_bits) == (20, 5000 * 20)
+    assert rows["speaker3/frames.flac"].raw_bits == 20000 * 2 * 16
+
+
+# -- Fuzz: damaged real files through the reader and the sweep --------------------------------------
+
+REAL_FLAC = Path("/usr/share/sonic-pi/samples/tabla_ke1.flac")  # sonic-pi-samples, CC0
+REAL_WAV = Path("/usr/share/asterisk/sounds/en_US_f_Allison/beeperr.wav")  # asterisk-core-sounds-en-wav
+MUTANTS_PER_FILE = 1000
+SECONDS_PER_FILE = 5.0
+
+
+def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
+    kind = rng.integers(3)
+    if kind == 0:  # flip 1-4 bytes
+        out = bytearray(data)
+        for pos in rng.integers(0, len(data), rng.integers(1, 5)):
+            out[pos] ^= int(rng.integers(1, 256))
+        return bytes(out)
+    if kind == 1:  # truncate
+        return data[: rng.integers(0, len(data))]
+    pos = rng.integers(0, len(data) + 1)  # insert 1-64 random bytes
+    return data[:pos] + rng.integers(0, 256, rng.integers(1, 65), dtype=np.uint8).tobytes() + data[pos:]
+
+
+@pytest.fixture(scope="module")
+def real_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    missing = [p for p in (REAL_FLAC, REAL_WAV) if not p.exists()]
+    if missing:
+        pytest.skip(f"{missing[0]} not installed (the demo corpus's Debian packages)")
+    folder = tmp_path_factory.mktemp("real")
+    samples, _ = audio.read_pcm(REAL_WAV)
+    aiff = folder / "beeperr.aiff"
+    audio.write_pcm(aiff, samples, 8000, 16, "AIFF")
+    return {"flac": REAL_FLAC, "wav": REAL_WAV, "aiff": aiff}
+
+
+def test_fuzzed_real_files_are_read_exactly_or_refused(real_files: dict[str, Path], tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    outcomes = {"read": 0, "refused": 0}
+    for suffix, source in real_files.items():
+        original, _ = audio.read_pcm(source)
+        data = source.read_bytes()
+        path = tmp_path / f"m.{suffix}"
+        for _ in range(MUTANTS_PER_FILE):
+            path.write_bytes(_mutate(data, rng))
+            start = time.perf_counter()
+            try:
+                audio.probe(path)
+                samples, info = audio.read_pcm(path)
+            except audio.AudioError as err:
+                assert str(path) in str(err)
+                outcomes["refused"] += 1
+            else:
+                outcomes["read"] += 1
+                assert samples.dtype == np.int32 and samples.shape == (info.num_samples, info.channels)
+                audio.check_range(samples, info.bit_depth)
+                if suffix == "flac":  # frame CRCs and the MD5 leave no damaged FLAC readable but wrong
+                    np.testing.assert_array_equal(samples, original)
+            assert time.perf_counter() - start < SECONDS_PER_FILE
+    assert outcomes["read"] > 100 and outcomes["refused"] > 1000
+
+
+def test_fuzzed_real_files_through_the_flac_sweep(real_files: dict[str, Path], tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    folder = tmp_path / "fuzz"
+    readable = set()
+    for suffix, source in real_files.items():
+        data = source.read_bytes()
+        for i in range(15):
+            rel = f"{suffix}/m{i:02d}.{suffix}"
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data if i == 0 else _mutate(data, rng))
+            try:
+                audio.read_pcm(path)
+                readable.add(rel)
+            except audio.AudioError:
+                pass
+    _, result = _sweep(folder, tmp_path / "results")
+    assert result is not None and len(result.files) == 45
+    assert {f.id for f in result.ok_files} == readable  # every readable file coded (and verified), no other
+    assert all(f.error for f in result.failures)
+    assert 3 <= len(readable) < 45  # the three originals at least; the exit status is tested with the CLIs
