@@ -3,8 +3,8 @@
 ``python -m benchmarks.flac_sweep_speed`` measures, in one run over the same clips:
 
 1. the in-process sweep (:class:`baselines.flac.coder.FlacCoder`: libFLAC through pyflac, decoded
-   back by libsndfile and compared bit-exactly), per level, stock and with the paper's subframe types
-   disabled;
+   back by the data layer's libFLAC reader and compared bit-exactly), per level, stock and with the
+   paper's subframe types disabled;
 2. beside it, the way the paper's authors ran FLAC: each clip written to a WAV file on disk, encoded
    by the ``flac`` program in a subprocess, decoded back with ``flac -d`` and compared;
 3. the shared runner (:func:`trilobyte.cli.run_file_coders`) sweeping the same configurations over
@@ -136,7 +136,7 @@ def time_cli(program: str, settings: FlacSettings, clip: AudioClip,
     start = time.perf_counter()
     audio.write_pcm(wav, clip.samples, clip.sample_rate, clip.bit_depth)
     write = time.perf_counter() - start
-    options = settings.cli_args(clip.sample_rate)
+    options = settings.cli_args(clip.sample_rate, clip.bit_depth)
     encode = _run([program, *options, "-s", "-f", "-o", str(flac), str(wav)], clip)
     decode = _run([program, "-d", "-s", "-f", "-o", str(back), str(flac)], clip)
     start = time.perf_counter()

@@ -43,7 +43,7 @@ def clip_from(samples: np.ndarray, bit_depth: int, rate: int = 44100) -> AudioCl
     return AudioClip("x", Path("x"), samples, rate, bit_depth, "test", "g")
 
 
-@pytest.mark.parametrize("bit_depth", [8, 16, 24])
+@pytest.mark.parametrize("bit_depth", [4, 8, 12, 16, 20, 24, 32])
 @pytest.mark.parametrize("channels", [1, 2, 8])
 def test_coder_round_trips_every_depth_and_channel_count(bit_depth: int, channels: int) -> None:
     clip = clip_from(synth(9000, channels, bit_depth), bit_depth)

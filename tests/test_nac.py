@@ -83,6 +83,24 @@ def test_round_trip_in_process(weights, codec, resample, normalize):
         assert residuals.histogram(enc.residual)["count"] == clip.samples.size
 
 
+@pytest.mark.parametrize("bits", [12, 20])
+def test_odd_depths_code_at_their_own_depth(weights, bits):
+    from conftest import synth
+
+    c = codec_for(weights, "dac", resample=False, normalize=False)
+    samples = synth(6000, 1, bits)
+    enc = c.encode(samples, 44100, bits)
+    decoded, rate, depth = c.decode(enc.data)
+    np.testing.assert_array_equal(decoded, samples)
+    assert (rate, depth) == (44100, bits)
+
+
+def test_depths_beyond_float32_are_refused_by_name(weights):
+    c = codec_for(weights, "dac", resample=False, normalize=False)
+    with pytest.raises(NacError, match=r"exact up to 24 bits.*this file is 32-bit"):
+        c.encode(np.zeros((100, 1), np.int32), 44100, 32)
+
+
 def test_block_layout(weights):
     c = codec_for(weights, "dac", block_seconds=0.5)
     header = c.header_for(50000, 1, 44100, 16)

@@ -2,7 +2,8 @@
 
 Samples are always signed integers in an ``int32`` array of shape ``(num_samples, channels)``
 holding the exact PCM values of the file (a 24-bit sample lies in ``[-2**23, 2**23)``).
-No floating-point value ever touches a sample.
+No floating-point value ever touches a sample. FLAC is decoded by libFLAC (any legal stream, every
+depth from 4 to 32 bits); WAV and AIFF by libsndfile (8, 16 and 24-bit integer PCM).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from trilobyte import libflac
+
+# Depths a dataset can be evaluated at (the conversions' targets); files may hold any depth in
+# FLAC_BIT_DEPTHS (FLAC) or SUPPORTED_BIT_DEPTHS (WAV, AIFF), and every sample keeps its file's depth.
 SUPPORTED_BIT_DEPTHS = (8, 16, 24)
+FLAC_BIT_DEPTHS = tuple(range(4, 33))
+MAX_BIT_DEPTH = 32
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff")
 MU = 255
 
@@ -42,13 +49,67 @@ class AudioInfo:
     container: str
 
 
-def probe(path: Path | str) -> AudioInfo:
-    """Read a file's header and check that it holds integer PCM we can read exactly."""
+def _existing(path: Path | str) -> Path:
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file")
+    return path
+
+
+def _is_flac(path: Path, head: bytes) -> bool:
+    """FLAC by content (``fLaC``, after an optional ID3v2 tag) or by name unless the bytes say WAV/AIFF."""
+    if head[:4] in (b"RIFF", b"RF64", b"FORM"):
+        return False
+    if path.suffix.lower() == ".flac":
+        return True
+    offset = libflac.id3v2_length(head)
+    return head[offset : offset + 4] == b"fLaC"
+
+
+def _flac_problem(path: Path, data: bytes, err: libflac.FlacDecodeError) -> AudioError:
+    """The refusal of a FLAC file, saying plainly when bytes before ``fLaC`` are the cause."""
+    start = libflac.id3v2_length(data)
+    marker = data.find(b"fLaC")
+    if marker > start and data[start : start + 4] != b"fLaC":
+        return AudioError(
+            f"{path}: not a FLAC stream: {marker - start} unparsable byte(s) come before the 'fLaC' marker"
+            " (libFLAC loses sync there, and flac -d refuses it too)"
+        )
+    return AudioError(f"{path}: {err}")
+
+
+def _decode_flac(path: Path, data: bytes) -> tuple[np.ndarray, AudioInfo]:
+    try:
+        stream = libflac.decode_flac(data)
+    except libflac.FlacDecodeError as err:
+        raise _flac_problem(path, data, err) from err
+    info = AudioInfo(
+        path, stream.sample_rate, stream.samples.shape[1], stream.bit_depth, stream.samples.shape[0], "FLAC"
+    )
+    return stream.samples, info
+
+
+def _probe_flac(path: Path) -> AudioInfo:
+    """A FLAC file's STREAMINFO; a stream of unknown length (or with none) is decoded to count it."""
+    data = path.read_bytes()
+    try:
+        header = libflac.read_stream_header(data)
+    except libflac.FlacDecodeError as err:
+        raise AudioError(f"{path}: {err}") from err
+    if header is None or header.total_samples == 0:
+        return _decode_flac(path, data)[1]
+    return AudioInfo(path, header.sample_rate, header.channels, header.bit_depth, header.total_samples, "FLAC")
+
+
+def probe(path: Path | str) -> AudioInfo:
+    """Read a file's header and check that it holds integer PCM we can read exactly."""
+    path = _existing(path)
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if _is_flac(path, head):
+        return _probe_flac(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as err:
@@ -100,6 +161,10 @@ def _check_chunk_lengths(path: Path, container: str) -> None:
 
 def read_pcm(path: Path | str) -> tuple[np.ndarray, AudioInfo]:
     """Read a file's exact integer samples, shape ``(num_samples, channels)``, dtype ``int32``."""
+    path = _existing(path)
+    data = path.read_bytes()
+    if _is_flac(path, data[:64]):
+        return _decode_flac(path, data)
     info = probe(path)
     try:
         with sf.SoundFile(str(info.path)) as handle:
@@ -119,9 +184,9 @@ def read_pcm(path: Path | str) -> tuple[np.ndarray, AudioInfo]:
 
 
 def check_range(samples: np.ndarray, bit_depth: int) -> None:
-    """Raise if any sample lies outside the signed range of ``bit_depth`` bits."""
-    if bit_depth not in SUPPORTED_BIT_DEPTHS:
-        raise ValueError(f"bit depth {bit_depth} is not one of {SUPPORTED_BIT_DEPTHS}")
+    """Raise if any sample lies outside the signed range of ``bit_depth`` bits (1 to 32)."""
+    if not 1 <= bit_depth <= MAX_BIT_DEPTH:
+        raise ValueError(f"bit depth {bit_depth} is not 1 to {MAX_BIT_DEPTH}")
     if samples.dtype.kind != "i":
         raise TypeError(f"samples must be signed integers, got {samples.dtype}")
     low, high = -(1 << (bit_depth - 1)), (1 << (bit_depth - 1)) - 1
@@ -140,6 +205,8 @@ def write_pcm(
     samples = np.asarray(samples)
     if samples.ndim == 1:
         samples = samples[:, None]
+    if bit_depth not in SUPPORTED_BIT_DEPTHS:
+        raise ValueError(f"libsndfile writes 8, 16 or 24-bit PCM, not {bit_depth}-bit")
     check_range(samples, bit_depth)
     subtype = _WRITE_SUBTYPE.get((container, bit_depth), f"PCM_{bit_depth}")
     if container == "WAV" and (bit_depth > 16 or samples.shape[1] > 2):
@@ -156,8 +223,7 @@ def write_pcm(
 
 def to_linear8(samples: np.ndarray, bit_depth: int) -> np.ndarray:
     """Keep the top 8 bits of each sample (an arithmetic shift, i.e. floor division)."""
-    check_range(samples, bit_depth)
-    return (samples >> (bit_depth - 8)).astype(np.int32)
+    return to_linear(samples, bit_depth, 8)
 
 
 def to_linear(samples: np.ndarray, bit_depth: int, target_depth: int) -> np.ndarray:

@@ -127,7 +127,11 @@ class TokenizerSettings:
                     f"a {self.bit_depth}-bit sample-level model cannot take {clip_depth}-bit audio"
                     " (only the bytes scheme masks missing low bytes)"
                 )
-        elif clip_depth not in BYTE_DEPTHS or clip_depth > self.bit_depth:
+        elif clip_depth not in BYTE_DEPTHS:
+            raise TokenizeError(
+                f"Trilobyte byte tokens need 8, 16 or 24-bit audio (whole bytes); this file is {clip_depth}-bit"
+            )
+        elif clip_depth > self.bit_depth:
             raise TokenizeError(f"a {self.bit_depth}-bit Trilobyte model cannot take {clip_depth}-bit audio")
 
     def real_slots(self, clip_depth: int) -> int:

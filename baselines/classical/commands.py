@@ -269,6 +269,11 @@ class CommandCoder:
 
     def check_supported(self, clip: AudioClip) -> None:
         """Raise :class:`UnsupportedInput` for audio outside the codec's format."""
+        if clip.bit_depth not in ALL_DEPTHS:
+            raise UnsupportedInput(
+                f"{self.codec.title} is run on a WAV/AIFF file written by libsndfile, which holds 8, 16 or 24-bit"
+                f" samples; this file is {clip.bit_depth}-bit and is not converted"
+            )
         if clip.bit_depth not in self.codec.bit_depths:
             note = f" ({self.codec.depth_note})" if self.codec.depth_note else ""
             raise UnsupportedInput(f"{self.codec.title} codes {self.codec.depths_text()} audio, not"

@@ -176,7 +176,8 @@ class GeneralCoder:
             "version": self.version(),
             "backend": self.backend,
             "input_bytes": "raw PCM as a WAV data chunk stores it: little-endian, interleaved, 1/2/3 bytes a"
-                           " sample, 8-bit unsigned",
+                           " sample, 8-bit unsigned; other depths (4-32 bits) right-justified two's complement in"
+                           " ceil(depth/8) bytes",
             "payload": "the whole compressed stream (format header and checksums included); no container split",
             "timing": "encode/decode seconds: compress/decompress of the bytes alone",
         }

@@ -3,6 +3,12 @@
 Little-endian, channels interleaved, each sample in ``ceil(bit_depth / 8)`` bytes (1, 2 or 3); 8-bit
 samples are offset binary (unsigned, 0x80 = silence) as WAV requires, deeper ones two's complement.
 The general-purpose compressors read these bytes, and ffmpeg's raw decoders write them.
+
+Depths between the whole bytes (a 12 or 20-bit FLAC file, 4 to 32 bits in all) use the same layout
+with the value right-justified: the sample's own integer, sign-extended, in ``ceil(bit_depth / 8)``
+bytes (12-bit in 2, 20-bit in 3, 4-bit in 1, two's complement; only exactly 8-bit is offset binary).
+The unused top bits are copies of the sign bit, so the compressors are charged for ``bit_depth``
+bits a sample in ``raw_bits`` and see no invented low bits.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """libFLAC in process, through pyflac: encode exact integer PCM to a FLAC stream in memory, and measure it.
 
+Streams are decoded back by :mod:`trilobyte.libflac` (the same libFLAC's decoder, driven by the data
+layer's own reader), so every depth from 4 to 32 bits round-trips.
+
 pyflac builds its cffi extension against the libFLAC it bundles; we drive that encoder directly, so
 every bit depth from 4 to 32 and any channel count goes through. The paper's Appendix A switches
 (``FLAC__stream_encoder_disable_{constant,fixed,verbatim}_subframes``) are exported by that same
@@ -13,16 +16,17 @@ import functools
 import io
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+
+from trilobyte.libflac import FlacDecodeError, decode_flac, libflac_path
 
 SUBFRAME_TYPES = ("constant", "fixed", "verbatim")
 LEVELS = tuple(range(9))
 STREAMINFO_BYTES = 4 + 4 + 34  # "fLaC" marker, block header, STREAMINFO body
 SUBSET_MAX_BLOCKSIZE = 4608
 SUBSET_MAX_LPC_ORDER_48K = 12
+SUBSET_BIT_DEPTHS = (8, 12, 16, 20, 24, 32)  # libFLAC refuses other depths in the streamable subset
 
 
 class FlacError(RuntimeError):
@@ -73,11 +77,12 @@ class FlacSettings:
             "blocksize": self.blocksize,
         }
 
-    def needs_lax(self, sample_rate: int) -> bool:
+    def needs_lax(self, sample_rate: int, bit_depth: int = 16) -> bool:
         """Whether these settings leave FLAC's streamable subset (the ``flac --lax`` case)."""
         lpc_limit = SUBSET_MAX_LPC_ORDER_48K if sample_rate <= 48000 else 32
         return bool(
-            (self.max_lpc_order is not None and self.max_lpc_order > lpc_limit)
+            bit_depth not in SUBSET_BIT_DEPTHS
+            or (self.max_lpc_order is not None and self.max_lpc_order > lpc_limit)
             or (
                 self.blocksize is not None
                 and (
@@ -86,7 +91,7 @@ class FlacSettings:
             )
         )
 
-    def cli_args(self, sample_rate: int) -> list[str]:
+    def cli_args(self, sample_rate: int, bit_depth: int = 16) -> list[str]:
         """The reference ``flac`` command line's options for the same configuration."""
         args = [f"-{self.level}"]
         args += [f"--disable-{t}-subframes" for t in SUBFRAME_TYPES if t in self.disable_subframes]
@@ -96,7 +101,7 @@ class FlacSettings:
             args.append(f"--max-lpc-order={self.max_lpc_order}")
         if self.blocksize is not None:
             args.append(f"--blocksize={self.blocksize}")
-        if self.needs_lax(sample_rate):
+        if self.needs_lax(sample_rate, bit_depth):
             args.append("--lax")
         return args
 
@@ -146,30 +151,13 @@ def _library():
     """pyflac's cffi module and a ctypes handle on the very libFLAC it loaded."""
     from pyflac._encoder import ffi, lib  # imported here: the FLAC sweep's workers need only this
 
-    path = _loaded_libflac_path()
+    path = libflac_path()
     handle = ctypes.CDLL(path)
     for kind in SUBFRAME_TYPES:
         fn = getattr(handle, f"FLAC__stream_encoder_disable_{kind}_subframes")
         fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_int], ctypes.c_int
     version = ctypes.c_char_p.in_dll(handle, "FLAC__VERSION_STRING").value.decode()
     return ffi, lib, handle, version
-
-
-def _loaded_libflac_path() -> str:
-    """The libFLAC shared object that pyflac's extension is linked against (mapped in this process)."""
-    import pyflac._encoder
-
-    maps = Path("/proc/self/maps")
-    if maps.exists():
-        for line in maps.read_text().splitlines():
-            if "libFLAC" in line:
-                return line.split(maxsplit=5)[-1]
-    import pyflac
-
-    candidates = sorted((Path(pyflac.__file__).parent / "libraries").glob("*/libFLAC*"))
-    if not candidates:
-        raise FlacError("cannot find the libFLAC library that pyflac bundles")
-    return str(candidates[0])
 
 
 def libflac_version() -> str:
@@ -209,7 +197,7 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: Flac
         tell_callback=sink.buffer.tell,
         compression_level=settings.level,
         blocksize=settings.blocksize or 0,
-        streamable_subset=not settings.needs_lax(sample_rate),
+        streamable_subset=not settings.needs_lax(sample_rate, bit_depth),
     )
     raw = encoder._encoder
     lib.FLAC__stream_encoder_set_channels(raw, channels)
@@ -234,17 +222,11 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: Flac
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int, int]:
-    """Decode a FLAC stream (through libsndfile's FLAC reader) to exact integers, rate and depth."""
+    """Decode a FLAC stream (libFLAC, MD5 checked) to exact integers, rate and depth."""
     from trilobyte.audio import AudioError
 
     try:
-        info = sf.info(io.BytesIO(data))
-        raw, rate = sf.read(io.BytesIO(data), dtype="int32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
+        stream = decode_flac(data)
+    except FlacDecodeError as err:
         raise AudioError(f"FLAC stream does not decode: {err}") from err
-    depth = {"PCM_S8": 8, "PCM_16": 16, "PCM_24": 24}.get(info.subtype)
-    if depth is None:
-        raise AudioError(f"FLAC stream of unsupported sample format {info.subtype}")
-    if raw.shape[0] != info.frames:
-        raise AudioError(f"FLAC stream decodes to {raw.shape[0]} of {info.frames} samples")
-    return raw >> (32 - depth), int(rate), depth
+    return stream.samples, stream.sample_rate, stream.bit_depth

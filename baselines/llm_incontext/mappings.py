@@ -46,7 +46,9 @@ def _shifts(bit_depth: int, byte_order: str) -> np.ndarray:
     if byte_order not in BYTE_ORDERS:
         raise ValueError(f"byte order must be one of {BYTE_ORDERS}, not {byte_order!r}")
     if bit_depth not in audio.SUPPORTED_BIT_DEPTHS:
-        raise ValueError(f"bit depth must be one of {audio.SUPPORTED_BIT_DEPTHS}, not {bit_depth}")
+        raise ValueError(
+            f"the in-context LLM's byte mappings need 8, 16 or 24-bit audio (whole bytes); this file is {bit_depth}-bit"
+        )
     shifts = 8 * np.arange(bit_depth // 8, dtype=np.int64)
     return shifts[::-1] if byte_order == "big" else shifts
 

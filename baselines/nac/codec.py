@@ -35,7 +35,9 @@ from baselines.nac.models import NacModel
 from baselines.nac.resample import resample, resampled_length
 from baselines.nac.stream import (
     HEADER,
+    MAX_DEPTH,
     MAX_PARTITION_ORDER,
+    MIN_DEPTH,
     RICE_BLOCK,
     Header,
     NacStreamError,
@@ -157,6 +159,11 @@ class NacCodec:
             raise NacError("samples must be a non-empty (num_samples, channels) signed integer array")
         if samples.shape[1] > 255:
             raise NacError("at most 255 channels")
+        if not MIN_DEPTH <= bit_depth <= MAX_DEPTH:
+            raise NacError(
+                f"NAC codes {MIN_DEPTH} to {MAX_DEPTH}-bit audio (the model sees samples as float32, exact up to"
+                f" 24 bits); this file is {bit_depth}-bit"
+            )
         header = self.header_for(samples.shape[0], samples.shape[1], sample_rate, bit_depth)
         start = time.perf_counter()
         recon = np.empty(samples.shape, dtype=np.int64)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Depths a NAC stream holds: the model sees x / 2**(depth-1) in float32, exact up to 24 bits.
+MIN_DEPTH, MAX_DEPTH = 4, 24
 MAGIC = b"TNAC"
 VERSION = 1
 HEADER = struct.Struct(">4sB8sBBIIIBB")
@@ -64,7 +66,7 @@ class Header:
             raise NacStreamError(f"NAC stream version {version}; this reader knows version {VERSION}")
         if flags & ~(FLAG_RESAMPLED | FLAG_SCALED):
             raise NacStreamError(f"unknown NAC stream flags {flags:#04x}")
-        if not (books and block and rate and ch and depth in (8, 16, 24)):
+        if not (books and block and rate and ch and MIN_DEPTH <= depth <= MAX_DEPTH):
             raise NacStreamError("NAC stream header holds an impossible value")
         return cls(fp.hex(), books, bool(flags & FLAG_RESAMPLED), bool(flags & FLAG_SCALED), block, rate, n, ch,
                    depth)
