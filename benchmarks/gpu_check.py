@@ -84,10 +84,9 @@ def bf16_peak_flops(device_name: str) -> float | None:
 
 def llm_parts() -> tuple[Any, Any, Callable[..., Any]]:
     """``(llm_models module, BytesMapping, token_bits)`` of the in-context LLM baseline."""
-    from baselines.llm_mappings import BytesMapping
-    from baselines.llm_scoring import token_bits
-
-    from baselines import llm_models
+    from baselines.llm_incontext import models as llm_models
+    from baselines.llm_incontext.mappings import BytesMapping
+    from baselines.llm_incontext.scoring import token_bits
 
     return llm_models, BytesMapping, token_bits
 
@@ -705,7 +704,7 @@ SECTIONS = ("train", "ddp", "estimate", "codec", "sample", "llm", "hybrid")
 def header_lines(device: str, preset: str, audio_source: str) -> list[str]:
     import torch
 
-    from trilobyte.protocol import cpu_name
+    from trilobyte.environment import cpu_name
 
     if is_cuda(device):
         index = torch.device(device).index or 0
