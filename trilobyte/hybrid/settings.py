@@ -31,7 +31,7 @@ class HybridSettings:
     """
 
     lpc_order: int = 32
-    lpc_decay: int = 10
+    lpc_decay: int = 14
     lpc_every: int = 8
     orders: tuple[int, ...] = (32, 16, 8)
     rates: tuple[int, ...] = (24, 22, 22)
@@ -53,9 +53,9 @@ class HybridSettings:
             raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {self.orders}")
         if not all(8 <= r <= 40 for r in self.rates):
             raise SettingsError(f"stage rates are shifts from 8 to 40, not {self.rates}")
-        if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 14 or not 1 <= self.lpc_every <= 4096:
+        if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 16 or not 1 <= self.lpc_every <= 4096:
             raise SettingsError(
-                f"LPC order 0..64, decay 4..14, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
+                f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
             )
         if not 1 <= self.history <= FEATURE_HISTORY_MAX:
             raise SettingsError(f"history must be 1..{FEATURE_HISTORY_MAX}, not {self.history}")
