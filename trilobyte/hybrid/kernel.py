@@ -57,10 +57,7 @@ def bit_length(v: int) -> int:
 def log2_q10(v: int) -> int:
     """log2(v) for v >= 1 in 1/1024, the mantissa linearly interpolated (monotone)."""
     b = bit_length(v) - 1
-    if b >= FEATURE_BITS:
-        mant = v >> (b - FEATURE_BITS)
-    else:
-        mant = v << (FEATURE_BITS - b)
+    mant = v >> b - FEATURE_BITS if b >= FEATURE_BITS else v << FEATURE_BITS - b
     return (b << FEATURE_BITS) + mant - (1 << FEATURE_BITS)
 
 

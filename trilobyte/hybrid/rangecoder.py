@@ -48,20 +48,19 @@ def encode(rc: np.ndarray, io: np.ndarray, words: np.ndarray, cum: int, freq: in
     scale = rc[1] >> _P
     rng = scale * np.uint64(freq)
     new_lower = rc[0] + scale * np.uint64(cum)
-    if rc[2] > _ZERO:
-        if new_lower + rng > new_lower:
-            if new_lower < rc[0]:
-                first = rc[3] + _ONE
-                rest = _ZERO
-            else:
-                first = rc[3]
-                rest = _WORD_MASK
-            _write(words, io, first)
-            k = _ONE
-            while k < rc[2]:
-                _write(words, io, rest)
-                k += _ONE
-            rc[2] = _ZERO
+    if rc[2] > _ZERO and new_lower + rng > new_lower:
+        if new_lower < rc[0]:
+            first = rc[3] + _ONE
+            rest = _ZERO
+        else:
+            first = rc[3]
+            rest = _WORD_MASK
+        _write(words, io, first)
+        k = _ONE
+        while k < rc[2]:
+            _write(words, io, rest)
+            k += _ONE
+        rc[2] = _ZERO
     rc[0] = new_lower
     rc[1] = rng
     if rng < _LOW_LIMIT:

@@ -126,7 +126,9 @@ class Network:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trilobyte.hybrid.train", description=__doc__.splitlines()[0])
     m = parser.add_argument_group("model")
-    m.add_argument("--settings", default="{}", help="JSON of HybridSettings fields to change, e.g. '{\"lpc_order\": 16}'")
+    m.add_argument(
+        "--settings", default="{}", help="JSON of HybridSettings fields to change, e.g. '{\"lpc_order\": 16}'",
+    )
     m.add_argument("--fixed", action="store_true",
                    help="train only the output biases (a fixed distribution: the cascade-alone ablation)")
     t = parser.add_argument_group("training")
