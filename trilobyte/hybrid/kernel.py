@@ -7,11 +7,13 @@ training features, so the encoder and the decoder cannot drift apart.
 
 Per channel and sample, with the history before the frame taken as zero:
 
-1. prefilter ``pre = prefilter * x[n-1] >> 5``; the cascade's stages predict the prefiltered signal
-   ``d`` (stage 0, order ``orders[0]``, plus two taps of the other channel: the second channel sees the
-   first one's current sample), stage 0's residual (stage 1) and stage 1's residual (stage 2). Weights
-   have 16 fractional bits; each adapts by sign-error LMS normalized by its input's running magnitude.
-   The prediction ``P`` is ``pre`` plus the three stages' predictions, clamped to the sample range.
+1. an LPC stage (coefficients with 20 fractional bits, re-solved every ``lpc_every`` samples by an
+   integer Levinson-Durbin recursion from an exponentially windowed autocorrelation of the past) predicts
+   ``x``; NLMS stages predict its residual (stage 0, order ``orders[0]``, plus two taps of the other
+   channel's LPC residual: the second channel sees the first one's current one), stage 0's residual
+   (stage 1) and stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by sign-error
+   LMS normalized by its input's running magnitude. The prediction ``P`` is the sum of the stages'
+   predictions, clamped to the sample range (without the cascade: the previous sample).
 2. features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
    prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual.
 3. the network (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per

@@ -19,12 +19,12 @@ class SettingsError(ValueError):
 class HybridSettings:
     """What shapes the integer computation (every field is recorded in the model and in each file).
 
-    ``orders``: taps of the cascade's sign-error NLMS stages, first stage first (the first stage sees the
-    prefiltered signal, each later one the residual of the stage before); ``rates``: each stage's step as
-    a right shift (larger is slower); ``prefilter``: the first-order prefilter's coefficient in 1/32
-    (``d[n] = x[n] - prefilter * x[n-1] / 32``); ``cascade``: False replaces the cascade by the previous
-    sample (the network-alone ablation); ``history``: past residuals and prefiltered samples the network
-    sees; ``hidden``: widths of its two hidden layers; ``components``: logistics in the mixture;
+    ``lpc_order``, ``lpc_decay``, ``lpc_every``: the LPC stage's order, its autocorrelation window (a
+    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the sign-error
+    NLMS stages on the LPC residual, first stage first (each later one sees the residual of the stage
+    before); ``rates``: each stage's step as a right shift (larger is slower); ``cascade``: False replaces
+    the cascade by the previous sample (the network-alone ablation); ``history``: past residuals and
+    prefiltered samples (``x[n] - 31/32 x[n-1]``) the network sees; ``hidden``: widths of its two hidden layers; ``components``: logistics in the mixture;
     ``bin_bits``: bins are at most 1/2**bin_bits of the running residual scale wide; ``central_bins``:
     bins on each side of the prediction coded directly (beyond them an escape code);
     ``frame_samples``: samples per channel in an independently coded frame.
