@@ -24,7 +24,8 @@ class HybridSettings:
     NLMS stages on the LPC residual, first stage first (each later one sees the residual of the stage
     before); ``rates``: each stage's step as a right shift (larger is slower); ``cascade``: False replaces
     the cascade by the previous sample (the network-alone ablation); ``history``: past residuals and
-    prefiltered samples (``x[n] - 31/32 x[n-1]``) the network sees; ``hidden``: widths of its two hidden layers; ``components``: logistics in the mixture;
+    prefiltered samples (``x[n] - 31/32 x[n-1]``) the network sees; ``hidden``: widths of its two hidden
+    layers; ``components``: logistics in the mixture;
     ``bin_bits``: bins are at most 1/2**bin_bits of the running residual scale wide; ``central_bins``:
     bins on each side of the prediction coded directly (beyond them an escape code);
     ``frame_samples``: samples per channel in an independently coded frame.
