@@ -88,8 +88,8 @@ def overhead_bytes(container: Container) -> int:
     return len(container.to_bytes()) - container.payload_bytes - 4 * len(container.frames)
 
 
-def read_header(data: bytes) -> tuple[dict[str, Any], int]:
-    """The checked header and the offset just past it."""
+def read_header(data: bytes, fmt: str = FORMAT) -> tuple[dict[str, Any], int]:
+    """The checked header and the offset just past it; the header's ``format`` must be ``fmt``."""
     if len(data) < _PREFIX.size:
         raise ContainerError(f"not a Trilobyte file: {len(data)} bytes is shorter than the file prefix")
     magic, version, length = _PREFIX.unpack_from(data)
@@ -110,14 +110,15 @@ def read_header(data: bytes) -> tuple[dict[str, Any], int]:
         header = json.loads(raw)
     except ValueError as err:
         raise ContainerError(f"damaged header: not JSON ({err})") from err
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ContainerError(f"header is not a {FORMAT} header")
+    if not isinstance(header, dict) or header.get("format") != fmt:
+        theirs = header.get("format") if isinstance(header, dict) else None
+        raise ContainerError(f"header is not a {fmt} header (format {theirs!r})")
     return header, end + 4
 
 
-def parse(data: bytes) -> Container:
-    """Parse and check a whole file: header, seek table, every frame's length and payload checksum."""
-    header, pos = read_header(data)
+def parse(data: bytes, fmt: str = FORMAT) -> Container:
+    """Parse and check a whole file: header (of format ``fmt``), seek table, every frame's length and checksum."""
+    header, pos = read_header(data, fmt)
     if len(data) < pos + 4:
         raise ContainerError("truncated file: no seek table")
     (count,) = _U32.unpack_from(data, pos)

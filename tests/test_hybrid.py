@@ -1,0 +1,185 @@
+"""The hybrid coder: constriction-compatible range coding, exact round trips, the codec CLI, damaged files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+pytest.importorskip("constriction")
+
+from tests.conftest import synth
+from trilobyte import audio, coding, container
+from trilobyte.datasets import get_dataset
+from trilobyte.hybrid import __main__ as cli
+from trilobyte.hybrid import codec, engine, method
+from trilobyte.hybrid import rangecoder as rc
+from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
+from trilobyte.hybrid.settings import HybridSettings
+
+SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
+
+
+def random_model(seed: int, settings: HybridSettings = SMALL) -> HybridModel:
+    """A network with random weights around the fixed distribution: exercises every layer."""
+    rng = np.random.default_rng(seed)
+    w = fixed_weights(settings)
+    for name in w:
+        w[name] = w[name] + rng.normal(0, 0.2, size=w[name].shape)
+    return HybridModel(settings, quantize(w), {"datasets": [], "valid": []})
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return random_model(1).save(tmp_path_factory.mktemp("hybrid"))
+
+
+@pytest.fixture(scope="module")
+def other_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return random_model(2).save(tmp_path_factory.mktemp("hybrid-other"))
+
+
+def test_range_coder_writes_constrictions_words() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        n, k = int(rng.integers(1, 2000)), int(rng.integers(2, 40))
+        tables = coding.probability_table((rng.normal(size=(n, k)) * rng.uniform(0.1, 8)).astype(np.float32))
+        symbols = np.array([rng.choice(k, p=t / t.sum()) for t in tables], dtype=np.int32)
+        cums = np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(tables, axis=1)], axis=1)
+        state, io, words = np.zeros(5, np.uint64), np.zeros(1, np.int64), np.zeros(2 * n + 8, np.uint32)
+        rc.encoder_init(state, io)
+        for i, s in enumerate(symbols):
+            rc.encode(state, io, words, int(cums[i, s]), int(tables[i, s]))
+        data = words[: rc.finish(state, io, words)].astype("<u4").tobytes()
+        assert data == coding.encode_symbols(symbols, tables)
+        assert np.array_equal(coding.decode_symbols(data, tables), symbols)
+
+
+@pytest.mark.parametrize("depth,channels", [(8, 1), (16, 2), (24, 2), (24, 1)])
+def test_frames_round_trip_exactly(model_dir: Path, depth: int, channels: int) -> None:
+    model = load(model_dir)
+    x = synth(3000, channels, depth, seed=depth)
+    payload = engine.encode_frame(model, x, depth)
+    assert len(payload) < x.size * depth // 8  # it compresses
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth), x)
+
+
+def test_escapes_silence_and_extremes_round_trip(model_dir: Path) -> None:
+    model = load(model_dir)
+    x = np.zeros((2000, 2), dtype=np.int64)
+    x[500::97] = 8_388_607  # full-scale spikes after silence: escape codes
+    x[501::89] = -8_388_608
+    payload = engine.encode_frame(model, x, 24)
+    assert np.array_equal(engine.decode_frame(model, payload, 2000, 2, 24), x)
+
+
+def test_real_speech_beats_raw_and_files_round_trip(model_dir: Path, tmp_path: Path) -> None:
+    clip = next(get_dataset("demo-speech", split="valid").clips())
+    encoded = codec.encode(clip.samples, clip.sample_rate, 16, model_dir)
+    assert encoded.container.header["frames"]["count"] == -(-clip.num_samples // SMALL.frame_samples)
+    decoded, info = codec.decode(encoded.data, model_dir, workers=2)
+    assert np.array_equal(decoded, clip.samples) and info.sample_rate == clip.sample_rate
+    assert encoded.payload_bits < clip.raw_bits / 1.3
+
+
+def test_cli_encode_decode_test_info(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    x = synth(4000, 2, 24, seed=3)
+    wav = tmp_path / "a.wav"
+    audio.write_pcm(wav, x, 96000, 24)
+    assert cli.main(["encode", "--model", str(model_dir), str(wav)]) == 0
+    trh = tmp_path / "a.trh"
+    assert "verified" in capsys.readouterr().out
+    assert cli.main(["test", "--model", str(model_dir), str(trh)]) == 0
+    assert cli.main(["decode", "--model", str(model_dir), str(trh), "-o", str(tmp_path / "b.flac")]) == 0
+    back, info = audio.read_pcm(tmp_path / "b.flac")
+    assert np.array_equal(back, x) and info.sample_rate == 96000 and info.bit_depth == 24
+    assert cli.main(["info", str(trh)]) == 0
+    assert json.loads(capsys.readouterr().out.split(":\n", 1)[1])["model"]["id"] == load(model_dir).model_id
+    assert cli.main(["encode", "--model", str(model_dir), str(wav)]) == 1  # exists, no -f
+
+
+def _file(model_dir: Path) -> bytes:
+    return codec.encode(synth(4000, 1, 16, seed=5), 16000, 16, model_dir).data
+
+
+def test_damaged_files_are_refused(model_dir: Path) -> None:
+    data = _file(model_dir)
+    parsed = container.parse(data, codec.FORMAT)
+    flipped = bytearray(data)
+    flipped[-5] ^= 0x10  # inside the last frame's payload
+    with pytest.raises(container.ContainerError, match="frame 2: damaged payload"):
+        codec.decode(bytes(flipped), model_dir)
+    with pytest.raises(container.ContainerError, match="truncated"):
+        codec.decode(data[:-3], model_dir)
+    header = bytearray(data)
+    header[20] ^= 0x01
+    with pytest.raises(container.ContainerError, match="header"):
+        codec.decode(bytes(header), model_dir)
+    assert len(parsed.frames) == 3
+
+
+def test_damaged_payload_with_matching_crc_fails_the_pcm_check(model_dir: Path) -> None:
+    """A payload changed under a recomputed CRC (a forged file) still fails the frame's PCM checksum."""
+    parsed = container.parse(_file(model_dir), codec.FORMAT)
+    words = bytearray(parsed.frames[1].payload)
+    words[8] ^= 0x40
+    parsed.frames[1] = container.Frame(bytes(words), parsed.frames[1].pcm_crc)
+    with pytest.raises(codec.CodecError, match="frame 1"):
+        codec.decode(parsed.to_bytes(), model_dir)
+
+
+def test_another_models_file_and_a_gpt2_file_are_refused(model_dir: Path, other_dir: Path) -> None:
+    data = _file(model_dir)
+    with pytest.raises(codec.CodecError, match="another hybrid model"):
+        codec.decode(data, other_dir)
+    gpt2 = container.Container({"format": container.FORMAT, "frames": {"count": 0}}).to_bytes()
+    with pytest.raises(container.ContainerError, match="not a trilobyte-hybrid header"):
+        codec.decode(gpt2, model_dir)
+
+
+def test_a_changed_model_folder_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    info = json.loads((model_dir / "hybrid.json").read_text())
+    info["settings"]["lpc_order"] = 4
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes((model_dir / "model.safetensors").read_bytes())
+    (bad / "hybrid.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="do not match the recorded model id"):
+        load(bad)
+
+
+def test_estimator_codes_verifies_and_refuses_training_data(model_dir: Path, tmp_path: Path) -> None:
+    ds = get_dataset("demo-speech48", split="test")
+    coder = method.make_estimator(model=model_dir)
+    result = coder.estimate_rate(ds)
+    assert result.mode == "coded" and not result.failures and result.rate > 1.5
+    assert result.files[0].extra["decode_seconds"] > 0 and result.model_parameters == load(model_dir).parameters
+    trained = HybridModel(SMALL, load(model_dir).weights,
+                          {"datasets": [{"name": "demo-speech48", "split": "test", "fingerprint": ds.fingerprint}]})
+    leaky = method.HybridCoder(str(trained.save(tmp_path / "leaky")))
+    with pytest.raises(method.LeakageError):
+        leaky.estimate_rate(ds)
+
+
+def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
+    from trilobyte.hybrid import train
+
+    out = tmp_path / "trained"
+    settings = json.dumps({"lpc_order": 8, "orders": [8, 4, 0], "history": 4, "hidden": [8, 8]})
+    argv = ["--dataset", "demo-speech48", "--out", str(out), "--settings", settings, "--max-samples", "20000",
+            "--valid-samples", "5000", "--eval-every", "10", "--no-progress", "--batch-size", "256"]
+    assert train.main([*argv, "--steps", "10"]) == 0
+    first = load(out)
+    assert train.main([*argv, "--steps", "20"]) == 0  # resumes at step 10
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [10, 20]
+    model = load(out)
+    assert model.model_id != first.model_id and model.training["trained_steps"] == 20
+    ds = get_dataset("demo-speech48", split="train")
+    assert model.training["datasets"] == [{"name": ds.name, "split": "train", "fingerprint": ds.fingerprint}]
+    assert model.training["valid"][0]["split"] == "valid"
+    result = method.make_estimator(model=out).estimate_rate(get_dataset("demo-speech48", split="test"))
+    assert not result.failures and result.rate > 2.0

@@ -1,0 +1,213 @@
+"""The hybrid codec: integer PCM <-> a ``.trh`` file, in the Trilobyte container (:mod:`trilobyte.container`).
+
+The file is the ``.trb`` layout (magic, version, JSON header, header CRC, seek table with per-frame
+payload and PCM CRC32s, payloads) with header format ``trilobyte-hybrid``: the model's id, the kernel's
+table digest, the audio format and the PCM's MD5. Frames of ``frame_samples`` samples are coded
+independently (all state starts from zero), so they are encoded and decoded in parallel processes.
+
+Unlike the GPT-2 codec, nothing here depends on the machine: the kernel is integer arithmetic only,
+so a file decodes bit for bit on any CPU, OS, thread count or library version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import platform
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trilobyte import container
+from trilobyte.codec import pcm_bytes
+from trilobyte.hybrid import engine
+from trilobyte.hybrid.model import HybridModel, get_model
+from trilobyte.hybrid.tables import tables_digest
+
+FORMAT = "trilobyte-hybrid"
+SUFFIX = ".trh"
+KERNEL = "hybrid-int-v1"
+MAX_CHANNELS = 2
+
+
+class CodecError(ValueError):
+    """Audio or a file that cannot be coded, or a decode that would not be exact; says why."""
+
+
+@dataclass
+class Encoded:
+    """An encoded file and what it cost."""
+
+    container: container.Container
+    data: bytes
+    seconds: float
+
+    @property
+    def payload_bits(self) -> int:
+        return 8 * self.container.payload_bytes
+
+    @property
+    def container_bits(self) -> int:
+        return 8 * len(self.data) - self.payload_bits
+
+
+def _check_audio(samples: np.ndarray, bit_depth: int) -> np.ndarray:
+    samples = np.asarray(samples)
+    if samples.ndim != 2 or not 1 <= samples.shape[1] <= MAX_CHANNELS:
+        raise CodecError(f"audio must have shape (samples, 1 or 2 channels), got {samples.shape}")
+    if samples.shape[0] < 1:
+        raise CodecError("no samples to code")
+    if bit_depth not in (8, 16, 24):
+        raise CodecError(f"bit depth must be 8, 16 or 24, not {bit_depth}")
+    if not np.issubdtype(samples.dtype, np.integer):
+        raise CodecError(f"samples must be integers, not {samples.dtype}")
+    low, high = -(1 << (bit_depth - 1)), (1 << (bit_depth - 1)) - 1
+    if samples.min() < low or samples.max() > high:
+        raise CodecError(f"samples exceed the {bit_depth}-bit range")
+    return samples.astype(np.int64)
+
+
+def _encode_job(job: tuple[str, np.ndarray, int]) -> bytes:
+    directory, frame, bit_depth = job
+    return engine.encode_frame(get_model(directory), frame, bit_depth)
+
+
+def _decode_job(job: tuple[str, bytes, int, int, int, int]) -> np.ndarray:
+    directory, payload, length, channels, bit_depth, index = job
+    try:
+        return engine.decode_frame(get_model(directory), payload, length, channels, bit_depth)
+    except engine.FrameError as err:
+        raise CodecError(f"frame {index}: {err}") from err
+
+
+def _run(function: Any, jobs: list[Any], workers: int) -> list[Any]:
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        return [function(job) for job in jobs]
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(function, jobs))
+
+
+def model_header(model: HybridModel) -> dict[str, Any]:
+    return {"id": model.model_id, "parameters": model.parameters, "settings": model.settings.to_dict()}
+
+
+def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, model_dir: Path | str, workers: int = 1) -> Encoded:
+    """Encode integer PCM ``(num_samples, channels)`` into a ``.trh`` file's bytes."""
+    start = time.perf_counter()
+    samples = _check_audio(samples, bit_depth)
+    if sample_rate < 1:
+        raise CodecError(f"sample rate must be positive, not {sample_rate}")
+    model = get_model(model_dir)
+    bounds = engine.frames(samples.shape[0], model.settings.frame_samples)
+    frames = [samples[a:b] for a, b in bounds]
+    payloads = _run(_encode_job, [(str(Path(model_dir).resolve()), f, bit_depth) for f in frames], workers)
+    header = {
+        "format": FORMAT,
+        "model": model_header(model),
+        "audio": {
+            "sample_rate": int(sample_rate),
+            "bit_depth": int(bit_depth),
+            "channels": int(samples.shape[1]),
+            "num_samples": int(samples.shape[0]),
+            "pcm_md5": hashlib.md5(pcm_bytes(samples, bit_depth)).hexdigest(),
+        },
+        "frames": {"samples": model.settings.frame_samples, "count": len(bounds)},
+        "coding": {"kernel": KERNEL, "tables": tables_digest(), "coder": "constriction-range-u32-p24"},
+        "encoder": {"python": platform.python_version(), "machine": platform.machine()},
+    }
+    out = container.Container(
+        header,
+        [container.Frame(p, zlib.crc32(pcm_bytes(f, bit_depth))) for p, f in zip(payloads, frames, strict=True)],
+    )
+    return Encoded(out, out.to_bytes(), time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """The checked settings a header holds."""
+
+    sample_rate: int
+    bit_depth: int
+    channels: int
+    num_samples: int
+    pcm_md5: str
+    frame_samples: int
+    frame_count: int
+    model_id: str
+
+
+def stream_info(header: dict[str, Any]) -> StreamInfo:
+    """Read and check a header's settings (a damaged or foreign header raises ContainerError)."""
+    try:
+        audio, frames, coding = header["audio"], header["frames"], header["coding"]
+        info = StreamInfo(int(audio["sample_rate"]), int(audio["bit_depth"]), int(audio["channels"]),
+                          int(audio["num_samples"]), str(audio["pcm_md5"]), int(frames["samples"]),
+                          int(frames["count"]), str(header["model"]["id"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise container.ContainerError(f"header lacks a valid field ({err!r})") from err
+    if coding.get("kernel") != KERNEL or coding.get("tables") != tables_digest():
+        raise container.ContainerError(
+            f"file needs kernel {coding.get('kernel')!r} with tables {coding.get('tables')!r}; this decoder has"
+            f" {KERNEL!r} with {tables_digest()!r}"
+        )
+    checks = [
+        (info.bit_depth in (8, 16, 24), f"bit depth {info.bit_depth}"),
+        (1 <= info.channels <= MAX_CHANNELS, f"{info.channels} channels"),
+        (info.sample_rate > 0, f"sample rate {info.sample_rate}"),
+        (0 < info.num_samples < 1 << 40, f"{info.num_samples} samples"),
+        (info.frame_samples > 0, "frame size"),
+        (info.frame_count == math.ceil(info.num_samples / max(1, info.frame_samples)), "frame count"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise container.ContainerError(f"header holds an invalid {what}")
+    return info
+
+
+def check_model(header: dict[str, Any], model: HybridModel, directory: Path | str) -> None:
+    """Refuse, before any decoding, a file made with another model."""
+    info = stream_info(header)
+    if info.model_id != model.model_id:
+        raise CodecError(
+            f"the file was encoded with another hybrid model (id {info.model_id});"
+            f" {directory} is model {model.model_id}"
+        )
+    if info.frame_samples != model.settings.frame_samples:
+        raise CodecError(
+            f"the file's frames hold {info.frame_samples} samples, the model's {model.settings.frame_samples}"
+        )
+
+
+def read_header(data: bytes) -> dict[str, Any]:
+    """The checked header of a ``.trh`` file."""
+    header, _ = container.read_header(data, FORMAT)
+    stream_info(header)
+    return header
+
+
+def decode(data: bytes, model_dir: Path | str, workers: int = 1) -> tuple[np.ndarray, StreamInfo]:
+    """Decode a ``.trh`` file's bytes into integer PCM ``(num_samples, channels)``, checked bit for bit."""
+    parsed = container.parse(data, FORMAT)
+    info = stream_info(parsed.header)
+    model = get_model(model_dir)
+    check_model(parsed.header, model, model_dir)
+    bounds = engine.frames(info.num_samples, info.frame_samples)
+    directory = str(Path(model_dir).resolve())
+    jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, i)
+            for i, ((a, b), f) in enumerate(zip(bounds, parsed.frames, strict=True))]
+    frames = _run(_decode_job, jobs, workers)
+    for index, (frame, stored) in enumerate(zip(frames, parsed.frames, strict=True)):
+        if zlib.crc32(pcm_bytes(frame, info.bit_depth)) != stored.pcm_crc:
+            raise CodecError(f"frame {index}: decoded audio does not match its checksum (a damaged file)")
+    samples = np.concatenate(frames, axis=0)
+    if hashlib.md5(pcm_bytes(samples, info.bit_depth)).hexdigest() != info.pcm_md5:
+        raise CodecError("decoded audio does not match the file's MD5")
+    return samples, info

@@ -1,0 +1,76 @@
+"""One frame through the kernel: encode to range-coded words, decode back, or extract training features."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trilobyte.hybrid import kernel
+from trilobyte.hybrid.model import HybridModel
+from trilobyte.hybrid.settings import HybridSettings
+from trilobyte.hybrid.tables import exp2_table, sigmoid_table
+
+STATUS = {
+    kernel.BAD_DATA: "the range-coded data is invalid",
+    kernel.BAD_VALUE: "a decoded sample is outside the bit depth's range",
+}
+
+
+class FrameError(ValueError):
+    """A frame that does not decode (damaged data, or another model's)."""
+
+
+def _empty(settings: HybridSettings) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((0, settings.features), dtype=np.int64), np.zeros((0, 3), dtype=np.int64)
+
+
+def _samples(samples: np.ndarray) -> np.ndarray:
+    samples = np.asarray(samples)
+    if samples.ndim != 2 or samples.shape[1] not in (1, 2):
+        raise ValueError(f"samples must have shape (n, 1 or 2), got {samples.shape}")
+    return np.ascontiguousarray(samples, dtype=np.int64)
+
+
+def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int) -> bytes:
+    """The frame's words (little-endian uint32) under ``model``."""
+    x = _samples(samples)
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1])
+    size = x.size * 2 + 64
+    while True:
+        words = np.zeros(size, dtype=np.uint32)
+        status, used = kernel.run_frame(kernel.ENCODE, x, cfg, *model.kernel_weights(), sigmoid_table(),
+                                        exp2_table(), words, *_empty(model.settings))
+        if status == kernel.OK:
+            return words[:used].astype("<u4").tobytes()
+        size = used + 64  # the first guess was too small: the count is exact now
+
+
+def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int) -> np.ndarray:
+    """Exact inverse of :func:`encode_frame`: ``(num_samples, channels)`` int64."""
+    if len(payload) % 4:
+        raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    x = np.zeros((num_samples, channels), dtype=np.int64)
+    cfg = model.settings.kernel_config(bit_depth, channels)
+    status, _ = kernel.run_frame(kernel.DECODE, x, cfg, *model.kernel_weights(), sigmoid_table(), exp2_table(),
+                                 words, *_empty(model.settings))
+    if status != kernel.OK:
+        raise FrameError(STATUS.get(status, f"kernel status {status}"))
+    return x
+
+
+def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The network's integer inputs ``(n * channels, features)`` and ``(residual, scale, bin shift)`` rows."""
+    x = _samples(samples)
+    rows = x.size
+    feats = np.zeros((rows, settings.features), dtype=np.int64)
+    aux = np.zeros((rows, 3), dtype=np.int64)
+    cfg = settings.kernel_config(bit_depth, x.shape[1])
+    dummy = [np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)] * 2 + [
+        np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64)]
+    kernel.run_frame(kernel.FEATURES, x, cfg, *dummy, sigmoid_table(), exp2_table(),
+                     np.zeros(1, dtype=np.uint32), feats, aux)
+    return feats, aux
+
+
+def frames(num_samples: int, frame_samples: int) -> list[tuple[int, int]]:
+    return [(a, min(num_samples, a + frame_samples)) for a in range(0, num_samples, frame_samples)]

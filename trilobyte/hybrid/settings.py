@@ -1,0 +1,113 @@
+"""The hybrid model's settings: one frozen dataclass, saved beside the weights as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+FEATURE_HISTORY_MAX = 64
+MAX_ORDER = 1024
+
+
+class SettingsError(ValueError):
+    """Settings that the kernels cannot run."""
+
+
+@dataclass(frozen=True)
+class HybridSettings:
+    """What shapes the integer computation (every field is recorded in the model and in each file).
+
+    ``lpc_order``, ``lpc_decay``, ``lpc_every``: the LPC stage's order, its autocorrelation window (a
+    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the sign-error
+    NLMS stages on the LPC residual, first stage first (each later one sees the residual of the stage
+    before); ``rates``: each stage's step as a right shift (larger is slower); ``cascade``: False replaces
+    the cascade by the previous sample (the network-alone ablation); ``history``: past residuals and
+    prefiltered samples (``x[n] - 31/32 x[n-1]``) the network sees; ``hidden``: widths of its two hidden
+    layers; ``components``: logistics in the mixture;
+    ``bin_bits``: bins are at most 1/2**bin_bits of the running residual scale wide; ``central_bins``:
+    bins on each side of the prediction coded directly (beyond them an escape code);
+    ``frame_samples``: samples per channel in an independently coded frame.
+    """
+
+    lpc_order: int = 32
+    lpc_decay: int = 14
+    lpc_every: int = 8
+    orders: tuple[int, ...] = (32, 16, 8)
+    rates: tuple[int, ...] = (24, 22, 22)
+    cascade: bool = True
+    history: int = 16
+    hidden: tuple[int, int] = (32, 32)
+    components: int = 3
+    bin_bits: int = 4
+    central_bins: int = 1024
+    frame_samples: int = 1 << 17
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
+        object.__setattr__(self, "rates", tuple(int(r) for r in self.rates))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if len(self.orders) != 3 or len(self.rates) != 3:
+            raise SettingsError(f"the cascade has three stages: orders {self.orders}, rates {self.rates}")
+        if not all(0 <= o <= MAX_ORDER for o in self.orders):
+            raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {self.orders}")
+        if not all(8 <= r <= 40 for r in self.rates):
+            raise SettingsError(f"stage rates are shifts from 8 to 40, not {self.rates}")
+        if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 16 or not 1 <= self.lpc_every <= 4096:
+            raise SettingsError(
+                f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
+            )
+        if not 1 <= self.history <= FEATURE_HISTORY_MAX:
+            raise SettingsError(f"history must be 1..{FEATURE_HISTORY_MAX}, not {self.history}")
+        if len(self.hidden) != 2 or min(self.hidden) < 1:
+            raise SettingsError(f"two hidden layers of positive width, not {self.hidden}")
+        if not 1 <= self.components <= 8:
+            raise SettingsError(f"components must be 1..8, not {self.components}")
+        if not 1 <= self.bin_bits <= 8:
+            raise SettingsError(f"bin_bits must be 1..8, not {self.bin_bits}")
+        if not 16 <= self.central_bins <= 1 << 16:
+            raise SettingsError(f"central_bins must be 16..65536, not {self.central_bins}")
+        if not 256 <= self.frame_samples <= 1 << 24:
+            raise SettingsError(f"frame_samples must be 256..2**24, not {self.frame_samples}")
+
+    @property
+    def features(self) -> int:
+        """Inputs of the network: two histories and nine scalars."""
+        return 2 * self.history + 9
+
+    @property
+    def outputs(self) -> int:
+        return 3 * self.components
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HybridSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SettingsError(f"unknown hybrid settings {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def kernel_config(self, bit_depth: int, channels: int) -> np.ndarray:
+        """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`)."""
+        orders = self.orders if self.cascade else (0, 0, 0)
+        return np.array(
+            [
+                *orders,
+                *self.rates,
+                self.lpc_order if self.cascade else 0,
+                self.lpc_decay,
+                self.lpc_every,
+                self.history,
+                self.components,
+                self.bin_bits,
+                self.central_bins,
+                bit_depth,
+                int(self.cascade),
+            ],
+            dtype=np.int64,
+        )
