@@ -64,6 +64,45 @@ def test_an_unexpected_reader_exception_is_a_failed_row(audio_folder, tmp_path, 
     assert len(result.ok_files) == 7
 
 
+# -- the in-context LLM reads its chunks itself
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("transformers")
+    from tests.llm_tiny import llama_tokenizer, save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("llm") / "tiny-llama", llama_tokenizer())
+
+
+def llm(folder: Path, model: Path, out: Path) -> int:
+    from baselines.llm_incontext.cli import main
+
+    return main(["--model", str(model), "--dataset", str(folder), "--chunks", "1000", "--chunk-samples", "512",
+                 "--mapping", "bytes", "--out", str(out), "--no-progress"])
+
+
+def test_in_context_chunk_of_a_file_that_fails_to_load_is_a_failed_row(audio_folder, tiny_llama, tmp_path,
+                                                                       monkeypatch):
+    """A reader exception of an unexpected type used to end the whole in-context run."""
+    break_loading(monkeypatch)
+    assert llm(audio_folder, tiny_llama, tmp_path / "out") == 1
+    result = only_result(tmp_path / "out")
+    assert {(f.id, f.error) for f in result.failures} == {(f"{BROKEN}@{k}", "RuntimeError: the reader fell over")
+                                                          for k in range(0, 4200 - 511, 512)}
+    assert len(result.ok_files) == len(result.files) - 8 > 0
+
+
+def test_in_context_odd_depth_file_is_a_failed_row_beside_coded_ones(audio_folder, tiny_llama, tmp_path):
+    """A 12-bit file among 16-bit ones used to end the in-context run with a traceback."""
+    (audio_folder / "speaker0" / "d12.flac").write_bytes(encode(synth(512, 1, 12), 16000, 12, FlacSettings(5)))
+    assert llm(audio_folder, tiny_llama, tmp_path / "out") == 1
+    result = only_result(tmp_path / "out")
+    (failed,) = result.failures
+    assert failed.id == "speaker0/d12.flac@0" and "this file is 12-bit" in failed.error
+    assert len(result.ok_files) == len(result.files) - 1 > 0
+
+
 # -- Trilobyte
 
 
