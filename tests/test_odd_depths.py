@@ -21,8 +21,8 @@ from baselines.flac.codec import FlacSettings, encode
 from baselines.flac.coder import FlacCoder
 from baselines.llm_incontext.mappings import pcm_to_bytes
 from trilobyte import audio
-from trilobyte.cli import code_ref
 from trilobyte.datasets import AudioClip, folder_dataset
+from trilobyte.runner import code_ref
 from trilobyte.tokenize import TokenizeError, TokenizerSettings
 
 
