@@ -138,17 +138,23 @@ class TrilobyteRate:
         return f"{self.report_columns()[0]} {self.model_dir.name} ({self.info.preset})"
 
     def check_dataset(self, dataset: Dataset) -> None:
-        """Refuse a dataset whose clips the model cannot take, or was trained on (unless allowed), before any work."""
+        """Refuse, before any work, a dataset none of whose clips the model can take, or one it was trained on
+        (unless allowed); single clips of a depth the model cannot take become failed rows."""
         self.leakage[dataset.fingerprint] = check_evaluation(self.info.training, dataset, self.model_dir,
                                                              self.allow_trained_clips)
         settings = self.info.settings
+        refused = []
         for ref in dataset.refs:
             if ref.error:
                 continue
             try:
                 settings.check_depth(dataset.evaluated_depth(ref))
             except TokenizeError as err:
-                raise DatasetError(f"{dataset.name}: {ref.id}: {err}") from err
+                refused.append(f"{dataset.name}: {ref.id}: {err}")
+            else:
+                return  # a file the model cannot take is that file's failed row (code_file refuses it)
+        if refused:
+            raise DatasetError(refused[0] + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
 
     def autocast_dtype(self) -> Any:
         import torch
@@ -156,6 +162,7 @@ class TrilobyteRate:
         return torch.bfloat16 if self.dtype == "bf16" else None
 
     def code_file(self, clip: AudioClip) -> FileRate:
+        self.info.settings.check_depth(clip.bit_depth)
         if self.coded:
             return self.code_file_coded(clip)
         start = time.perf_counter()

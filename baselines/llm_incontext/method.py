@@ -50,7 +50,6 @@ from baselines.llm_incontext.mappings import (
     pcm_to_bytes,
 )
 from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
-from trilobyte import audio
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.environment import environment
 from trilobyte.methods import report_fields
@@ -261,14 +260,16 @@ class InContextLLM:
         loaded = self.load()
         try:
             clip = self._clip_at(dataset, chunk.position)
-        except (audio.AudioError, DatasetError, OSError) as err:
+        except Exception as err:  # any reader failure is this chunk's failed row, whatever its type
             return FileRate.failed(chunk.id, f"{type(err).__name__}: {err}")
         samples = clip.samples[chunk.offset : chunk.offset + chunk.frames]
-        data = pcm_to_bytes(samples, clip.bit_depth, self.settings.byte_order)
         try:
+            data = pcm_to_bytes(samples, clip.bit_depth, self.settings.byte_order)
             encoded = loaded.mapping.encode(data)
         except RoundTripError as err:
             return _chunk_row(chunk, clip, samples, None, error=str(err))
+        except ValueError as err:  # a depth the byte mappings cannot take, named with the reason
+            return _chunk_row(chunk, clip, samples, None, error=f"{type(err).__name__}: {err}")
         if loaded.context is not None and len(encoded.ids) + 1 > loaded.context:
             return _chunk_row(
                 chunk,
