@@ -49,6 +49,7 @@ from baselines.llm_incontext.mappings import (
     make_mapping,
     pcm_to_bytes,
 )
+from baselines.llm_incontext.registration import incontext_report
 from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
 from trilobyte import audio
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
@@ -364,12 +365,10 @@ class InContextLLM:
     # -- running
 
     def report_columns(self) -> tuple[str, ...]:
-        # the paper's mapping (Deletang et al.'s right shift) is its "In-context" column
-        mapping = self.settings.mapping
-        return ("In-context",) if mapping == "ascii7" else (f"In-context {mapping}",)
+        return incontext_report(self.config())[0]
 
     def report_label(self) -> str:
-        return f"{llm_models.model_label(self.settings.model)} ({self.settings.mapping})"
+        return incontext_report(self.config())[1]
 
     def run(
         self,
