@@ -3,46 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from trilobyte import methods
 from trilobyte.protocol import RateResult
 from trilobyte.results import ResultStore
 
-# Table 1's columns, in the paper's order; any other method gets a column of its own after these.
-PAPER_COLUMNS = ("FLAC", "FLAC max", "In-context", "Standard", "Trilobyte", "Transfer")
+
+def report_of(result: RateResult) -> dict[str, Any]:
+    """What a result declares for the report; results saved before they declared it read their registration."""
+    return result.report or methods.declared_report(result.method, result.config, result.config_name)
 
 
 def table_column(result: RateResult) -> str:
-    """Which Table 1 column a result belongs to.
+    """The Table 1 column a result fills, as it declares it ("" : not a Table 1 cell)."""
+    return str(report_of(result).get("column") or "")
 
-    A method may name its column in ``extra["column"]``; stock ``flac -8`` is "FLAC"; every other FLAC
-    configuration competes for "FLAC max" (the best FLAC setting per dataset).
-    """
-    if result.extra.get("column"):
-        return str(result.extra["column"])
-    if result.method == "trilobyte":
-        tokenizer = result.config.get("tokenizer") or {}
-        if tokenizer.get("scheme") == "sample":
-            return "Standard"
-        # the paper's Transfer model: one model over several datasets, or trained with low-byte masking
-        if len(result.config.get("trained_on") or []) > 1 or tokenizer.get("depth_dropout"):
-            return "Transfer"
-        return "Trilobyte"
-    if result.method == "flac-frames":
-        return ""  # FLAC's own frames re-read for their residuals: the same bits as FLAC, not a method of its own
-    if result.method == "flac-cli":
-        return "FLAC max"  # the flac command line at its strongest settings (-8ep, --lax -l 32 ...)
-    if result.method == "flac":
-        c = result.config
-        stock8 = (c.get("level") == 8 and not c.get("disable_subframes") and not c.get("exhaustive_model_search")
-                  and c.get("max_lpc_order") is None and c.get("blocksize") is None)
-        return "FLAC" if stock8 else "FLAC max"
-    return result.method
+
+def paper_columns() -> list[methods.Column]:
+    """The paper's Table 1 columns in order, as the registered methods declare them."""
+    return methods.paper_columns()
+
+
+def tagged_columns(tag: str) -> list[str]:
+    """Labels of the registered columns that declare a figure tag (e.g. "correlation"), in column order."""
+    found = {c.label: c for m in methods.methods().values() for c in m.columns if tag in c.figures}
+    return [c.label for c in sorted(found.values(), key=lambda c: (c.order, c.label))]
+
+
+def reference_column() -> str | None:
+    """The column of the method drawn beside the others ("reference": FLAC -8 in Figures 3 and 5)."""
+    for method in methods.methods().values():
+        if "reference" in method.figures and method.columns:
+            return method.columns[0].label
+    return None
 
 
 def result_row(path: Path, result: RateResult) -> dict:
     ok = result.ok_files
+    report = report_of(result)
     rates = sorted({f.sample_rate for f in ok if f.sample_rate})
     channels = sorted({f.channels for f in ok if f.channels})
     interval = result.rate_interval
@@ -57,7 +58,14 @@ def result_row(path: Path, result: RateResult) -> dict:
         "channels": ",".join(str(c) for c in channels),
         "method": result.method,
         "config": result.config_name,
-        "column": table_column(result),
+        "column": str(report.get("column") or ""),
+        "also_columns": tuple(report.get("also_columns") or ()),
+        "label": report.get("label") or result.config_name,
+        "method_label": report.get("method_label") or result.method,
+        "family": report.get("family") or "other",
+        "order": report.get("order", 1000),
+        "paper": bool(report.get("paper")),
+        "figures": tuple(report.get("figures") or ()),
         "mode": result.mode,
         "rate": result.rate,
         "rate_with_container": result.rate_with_container,
@@ -93,9 +101,6 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, dict[str, RateR
     return frame, {str(path): result for path, result in found}
 
 
-NAC_PREFIX = "nac-"
-
-
 def position_bits(results: dict[str, RateResult]) -> pd.DataFrame:
     """Bits per byte at each byte position (MSB, middle, LSB) of every result that stores them."""
     rows = []
@@ -107,15 +112,13 @@ def position_bits(results: dict[str, RateResult]) -> pd.DataFrame:
 
 
 def residual_histograms(results: dict[str, RateResult]) -> pd.DataFrame:
-    """Saved absolute-residual histograms (FLAC's frames and each neural codec): one row per bin."""
+    """Saved absolute-residual histograms (e.g. FLAC's frames, each neural codec): one row per bin, by label."""
     rows = []
     for r in results.values():
         hist = r.extra.get("residual_histogram")
         if not hist or not hist.get("counts"):
             continue
-        label = "FLAC" if r.method in ("flac-frames", "flac") else r.method
-        if r.method.startswith(NAC_PREFIX):
-            label = f"{r.method} ({r.config.get('codebooks', '?')} codebooks)"
+        label = report_of(r).get("label") or r.method
         total = sum(hist["counts"])
         edges = hist["edges"]
         for i, count in enumerate(hist["counts"]):
@@ -130,8 +133,9 @@ def file_rows(results: dict[str, RateResult], paths: list[str]) -> pd.DataFrame:
     rows = []
     for path in paths:
         r = results[path]
+        report = report_of(r)
         for f in r.ok_files:
             rows.append({"dataset": r.dataset, "method": r.method, "config": r.config_name,
-                         "codebooks": f"q{r.config['codebooks']}" if "codebooks" in r.config else "",
-                         "column": table_column(r), "id": f.id, "rate": f.rate, "raw_bits": f.raw_bits})
+                         "column": report.get("column") or "", "label": report.get("label") or r.config_name,
+                         "id": f.id, "rate": f.rate, "raw_bits": f.raw_bits})
     return pd.DataFrame(rows)

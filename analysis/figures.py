@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,18 +13,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-METHOD_ORDER = ("FLAC", "FLAC max", "In-context", "Standard", "Trilobyte", "Transfer")
 
+def method_palette(columns: list[str], fixed: Sequence[str] = ()) -> dict[str, tuple]:
+    """One colour per column label, the same in every figure of a report.
 
-def method_palette(methods: list[str]) -> dict[str, tuple]:
-    """One colour per method, the same in every figure of a report."""
-    others = sorted(set(methods) - set(METHOD_ORDER))
-    # the paper's methods keep their colours whatever else is present; every method gets its own colour
-    count = len(METHOD_ORDER) + len(others)
+    The ``fixed`` labels (the paper's columns, in order) keep their colours whatever else is present; the
+    others follow in the order given.
+    """
+    others = [c for c in dict.fromkeys(columns) if c not in fixed]
+    count = len(fixed) + len(others)
     colours = sns.color_palette("tab20" if count <= 20 else "husl", n_colors=max(count, 20) if count <= 20 else count)
-    palette = {m: colours[i] for i, m in enumerate(METHOD_ORDER)}
-    palette.update({m: colours[len(METHOD_ORDER) + i] for i, m in enumerate(others)})
-    return {m: palette[m] for m in methods}
+    palette = {m: colours[i] for i, m in enumerate(fixed)}
+    palette.update({m: colours[len(fixed) + i] for i, m in enumerate(others)})
+    return {m: palette[m] for m in columns}
 
 
 def save(fig: plt.Figure, out_dir: Path, name: str) -> Path:
@@ -35,30 +38,40 @@ def save(fig: plt.Figure, out_dir: Path, name: str) -> Path:
 
 
 def distinct_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """Table 1's cells without the FLAC max cells that are the stock FLAC result itself."""
-    flac_paths = set(cells.loc[cells["column"] == "FLAC", "path"])
-    return cells[~((cells["column"] == "FLAC max") & cells["path"].isin(flac_paths))]
+    """Table 1's cells without those a result fills only as a column it also competes for (FLAC max = stock -8)."""
+    secondary = cells["column"] != cells["own_column"]
+    return cells[~(secondary & cells["path"].isin(set(cells.loc[~secondary, "path"])))]
 
 
-def figure2_flac_levels(frame: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
-    """FLAC rate against level 0-8 per dataset, one panel per bit depth, stock vs subframes disabled."""
-    flac = frame[(frame["method"] == "flac") & (frame["split"] == split) & frame["level"].notna()].copy()
-    plain = flac["config"].str.fullmatch(r"level\d(_no-constant-fixed-verbatim)?")
-    flac = flac[plain]
-    if flac.empty:
+def slug(text: str) -> str:
+    """A label as a file-name part: "In-context" -> "in_context", "DAC + Rice" -> "dac_rice"."""
+    return re.sub(r"\W+", "_", text.lower()).strip("_")
+
+
+def figure2_levels(frame: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
+    """Rate against level 0-8 per dataset, one panel per bit depth, stock vs subframes disabled.
+
+    Drawn from results of methods declaring the "levels" figure (their configs carry ``level``).
+    """
+    tagged = frame["figures"].map(lambda tags: "levels" in tags)
+    levels = frame[tagged & (frame["split"] == split) & frame["level"].notna()].copy()
+    plain = levels["config"].str.fullmatch(r"level\d(_no-constant-fixed-verbatim)?")
+    levels = levels[plain]
+    if levels.empty:
         return None
-    flac["depth"] = flac["depth_bits"].map(lambda d: "mixed" if pd.isna(d) else f"{int(d)}-bit")
-    flac["FLAC"] = flac["subframes_disabled"].map({False: "stock", True: "constant/fixed/verbatim disabled"})
-    depths = sorted(flac["depth"].unique(), key=lambda d: (len(d), d))
-    grid = sns.relplot(data=flac, x="level", y="rate", hue="dataset", style="FLAC", col="depth", col_order=depths,
+    name = " / ".join(sorted(set(levels["method_label"])))
+    levels["depth"] = levels["depth_bits"].map(lambda d: "mixed" if pd.isna(d) else f"{int(d)}-bit")
+    levels[name] = levels["subframes_disabled"].map({False: "stock", True: "constant/fixed/verbatim disabled"})
+    depths = sorted(levels["depth"].unique(), key=lambda d: (len(d), d))
+    grid = sns.relplot(data=levels, x="level", y="rate", hue="dataset", style=name, col="depth", col_order=depths,
                        kind="line", markers=True, dashes=True, height=3.6, aspect=1.1,
                        facet_kws={"sharey": False})
-    grid.set_axis_labels("FLAC compression level", "compression rate (×)")
+    grid.set_axis_labels(f"{name} compression level", "compression rate (×)")
     grid.set_titles("{col_name} audio")
     for ax in grid.axes.flat:
         ax.set_xticks(range(9))
-    grid.figure.suptitle(f"Figure 2: FLAC rate by level ({split} split)", y=1.03)
-    return save(grid.figure, out_dir, f"figure2_flac_levels_{split}")
+    grid.figure.suptitle(f"Figure 2: {name} rate by level ({split} split)", y=1.03)
+    return save(grid.figure, out_dir, f"figure2_{slug(name)}_levels_{split}")
 
 
 def correlation_scatter(pairs: pd.DataFrame, x_label: str, y_label: str, caption: str, out_dir: Path,
@@ -117,22 +130,22 @@ def speed_vs_rate(cells: pd.DataFrame, out_dir: Path, split: str, palette: dict[
     return save(fig, out_dir, f"speed_vs_rate_{split}")
 
 
-def figure3_nac_boxes(files: pd.DataFrame, out_dir: Path, split: str, palette: dict[str, tuple]) -> Path | None:
-    """Per-file rates of each neural-codec + Rice compressor beside FLAC, one panel per dataset."""
+def figure3_boxes(files: pd.DataFrame, out_dir: Path, split: str, palette: dict[str, tuple], title: str) -> Path | None:
+    """Per-file rates of each configuration (``label``) beside the reference, one panel per dataset."""
     if files.empty:
         return None
-    grid = sns.catplot(data=files, x="column", y="rate", col="dataset", kind="box", hue="column", palette=palette,
+    grid = sns.catplot(data=files, x="label", y="rate", col="dataset", kind="box", hue="label", palette=palette,
                        height=3.6, aspect=1.2, sharey=False, legend=False)
     grid.set_axis_labels("", "per-file compression rate (×)")
     for ax in grid.axes.flat:
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.tick_params(axis="x", rotation=20)
-    grid.figure.suptitle(f"Figure 3: neural codec + Rice vs FLAC, per file ({split} split)", y=1.04)
-    return save(grid.figure, out_dir, f"figure3_nac_{split}")
+    grid.figure.suptitle(f"Figure 3: {title}, per file ({split} split)", y=1.04)
+    return save(grid.figure, out_dir, f"figure3_per_file_{split}")
 
 
 def figure4_residuals(hists: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
-    """Histograms of absolute residuals (share of residuals per unit of |r|), FLAC vs each NAC; zero shown."""
+    """Histograms of absolute residuals (share of residuals per unit of |r|), one line per method; zero shown."""
     hists = hists[hists["fraction"] > 0]
     if hists.empty:
         return None
@@ -143,12 +156,12 @@ def figure4_residuals(hists: pd.DataFrame, out_dir: Path, split: str) -> Path | 
         ax.set_yscale("log")
         ax.set_xlim(0, 2 * hists["low"].max())
     grid.set_axis_labels("|residual| (integer steps)", "share of residuals per unit of |r|")
-    grid.figure.suptitle(f"Figure 4: absolute residuals, FLAC vs neural codecs ({split} split)", y=1.04)
+    grid.figure.suptitle(f"Figure 4: absolute residuals per method ({split} split)", y=1.04)
     return save(grid.figure, out_dir, f"figure4_residuals_{split}")
 
 
-def figure5_incontext(rates: pd.DataFrame, out_dir: Path, split: str) -> Path | None:
-    """In-context LLM rates per dataset, one bar per model and mapping, beside FLAC -8 on the same split."""
+def figure5_incontext(rates: pd.DataFrame, out_dir: Path, split: str, title: str) -> Path | None:
+    """In-context rates per dataset, one bar per model and mapping, beside the reference on the same split."""
     if rates.empty:
         return None
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * rates["dataset"].nunique() + 3), 4))
@@ -156,8 +169,7 @@ def figure5_incontext(rates: pd.DataFrame, out_dir: Path, split: str) -> Path | 
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("")
     ax.set_ylabel("compression rate (×)")
-    ax.set_title(f"Figure 5: in-context LLM vs FLAC -8 ({split} split; LLM on sampled chunks, FLAC on whole files)",
-                 fontsize=9)
+    ax.set_title(f"Figure 5: {title} ({split} split)", fontsize=9)
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     ax.tick_params(axis="x", rotation=15)
     return save(fig, out_dir, f"figure5_incontext_{split}")

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis import collect, figures, stats, tables
 from trilobyte.results import atomic_write_text
 
-log = logging.getLogger("trilobyte.report")
+log = logging.getLogger(__name__)
 SPLIT_ORDER = ("test", "valid", "train", "all")
 
 
@@ -34,36 +34,43 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     missing: list[dict] = []
 
     for split in splits:
-        table, empty = tables.table1(frame, split)
-        missing += empty
-        if table.empty:
+        table1 = tables.table1(frame, split)
+        missing += table1.missing
+        if table1.paper.empty:
             continue
-        stem = out_dir / f"table1_{split}"
-        table.to_csv(stem.with_name(stem.name + ".csv"), index=False)
-        atomic_write_text(stem.with_name(stem.name + ".tex"), tables.to_latex(table))
-        markdown = tables.to_markdown(table)
-        atomic_write_text(stem.with_name(stem.name + ".md"), markdown)
-        title = f"Table 1: compression rate (×), {split} split"
-        note = ("Bold: best in the row among cells with no failed files and no model evaluated on clips it"
-                " was trained on (marked so). Cells: ratio of sums over files"
-                " [bootstrap 95% interval over files];"
+        note = ("Bold: best in the row (over both tables) among cells with no failed files and no model evaluated"
+                " on clips it was trained on (marked so). Cells: ratio of sums over files"
+                " [bootstrap 95% interval over files; over clips for chunked methods];"
                 f" {tables.IDEAL_MARK} marks ideal (estimated) rates, all others were coded, decoded and compared"
                 " bit-exactly. — : not run yet (see Missing results); ✗ : not possible.")
-        sections.append((f"## {title}\n\n{markdown}\n{note}\n", _html_table(title, table, note)))
+        parts = [(f"table1_{split}", f"Table 1: compression rate (×), {split} split", table1.paper),
+                 (f"table1_other_codecs_{split}", f"Other codecs: compression rate (×), {split} split", table1.others)]
+        for name, title, table in parts:
+            if table.empty:
+                continue
+            stem = out_dir / name
+            table.to_csv(stem.with_name(stem.name + ".csv"), index=False)
+            atomic_write_text(stem.with_name(stem.name + ".tex"), tables.to_latex(table))
+            markdown = tables.to_markdown(table)
+            atomic_write_text(stem.with_name(stem.name + ".md"), markdown)
+            sections.append((f"## {title}\n\n{markdown}\n{note}\n", _html_table(title, table, note)))
 
     for split in splits:
-        png = figures.figure2_flac_levels(frame, fig_dir, split)
+        png = figures.figure2_levels(frame, fig_dir, split)
         if png:
-            title = f"Figure 2: FLAC rate by level, stock vs subframes disabled ({split} split)"
-            sections.append(_figure_section(title, png, out_dir))
+            sections.append(_figure_section(f"Figure 2: rate by level, stock vs subframes disabled ({split} split)",
+                                            png, out_dir))
 
-    palette = figures.method_palette(sorted(set(frame["column"]) | {"FLAC max"}))
+    paper = [c.label for c in collect.paper_columns()]
+    present = frame[frame["column"] != ""].sort_values(["order", "column"])
+    palette = figures.method_palette(list(dict.fromkeys([*paper, *present["column"]])), paper)
     hists = collect.residual_histograms(results)
     for split in splits:
-        sections += _nac_sections(frame, results, hists, split, fig_dir, out_dir, palette)
-        png = figures.figure5_incontext(_incontext_rates(frame, split), fig_dir, split)
+        sections += _residual_sections(frame, results, hists, split, fig_dir, out_dir, palette)
+        rates, title = _incontext_rates(frame, split)
+        png = figures.figure5_incontext(rates, fig_dir, split, title)
         if png:
-            sections.append(_figure_section(f"Figure 5: in-context LLM rates per dataset and model ({split} split)",
+            sections.append(_figure_section(f"Figure 5: {title}, rates per dataset and model ({split} split)",
                                             png, out_dir))
     for split in splits:
         cells = tables.best_per_cell(frame[frame["split"] == split])
@@ -87,75 +94,91 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     atomic_write_text(report, header + "\n" + "\n".join(md for md, _ in sections))
     page = _html_page(header, [h for _, h in sections])
     atomic_write_text(out_dir / "report.html", page)
-    frame.drop(columns=["path"]).to_csv(out_dir / "all_results.csv", index=False)
+    listed = {c: frame[c].map(";".join) for c in ("also_columns", "figures")}
+    frame.drop(columns=["path"]).assign(**listed).to_csv(out_dir / "all_results.csv", index=False)
     return report
 
 
-def _nac_sections(frame: pd.DataFrame, results: dict, hists: pd.DataFrame, split: str, fig_dir: Path,
-                  out_dir: Path, palette: dict) -> list[tuple[str, str]]:
-    """Figures 3 and 4 (Appendix B): NAC + Rice per-file rates beside FLAC, and the residual histograms."""
+def _tagged(frame: pd.DataFrame, tag: str) -> pd.Series:
+    """Which results come from methods declaring that figure tag."""
+    return frame["figures"].map(lambda tags: tag in tags)
+
+
+def _reference(here: pd.DataFrame, datasets: set[str], level: int | None = None) -> pd.DataFrame:
+    """The reference method's results on these datasets: its stock setting at ``level``, or its own column."""
+    reference = here[_tagged(here, "reference") & here["dataset"].isin(datasets)]
+    if level is not None:
+        return reference[(reference["level"] == level) & (reference["config"] == f"level{level}")]
+    return reference[reference["column"] == collect.reference_column()]
+
+
+def _residual_sections(frame: pd.DataFrame, results: dict, hists: pd.DataFrame, split: str, fig_dir: Path,
+                       out_dir: Path, palette: dict) -> list[tuple[str, str]]:
+    """Figures 3 and 4 (Appendix B): per-file rates of the residual coders beside the reference, and the
+    residual histograms."""
     here = frame[frame["split"] == split]
-    nac = here[here["method"].str.startswith(collect.NAC_PREFIX)]
+    coders = here[_tagged(here, "residuals") & (here["column"] != "")]
     sections: list[tuple[str, str]] = []
-    if not nac.empty:
-        datasets = set(nac["dataset"])
-        flac = here[(here["column"] == "FLAC") & here["dataset"].isin(datasets)]
-        level5 = here[(here["method"] == "flac") & (here["config"] == "level5") & here["dataset"].isin(datasets)]
-        reference = level5 if not level5.empty else flac  # the paper's Appendix B compares with FLAC -5
-        paths = list(nac["path"]) + list(reference["path"])
-        files = collect.file_rows(results, paths)
-        label = "FLAC -5" if not level5.empty else "FLAC -8"
-        files.loc[files["method"] == "flac", "column"] = label
-        is_nac = files["method"].str.startswith(collect.NAC_PREFIX)
-        files.loc[is_nac, "column"] = files.loc[is_nac, "method"] + " " + files.loc[is_nac, "codebooks"]
-        palette = {**palette, **figures.method_palette(sorted(set(files.loc[is_nac, "column"])))}
-        palette = {**palette, label: figures.method_palette(["FLAC"])["FLAC"]}
-        png = figures.figure3_nac_boxes(files, fig_dir, split, palette)
+    if not coders.empty:
+        datasets = set(coders["dataset"])
+        reference = _reference(here, datasets, level=5)  # the paper's Appendix B compares with FLAC -5
+        if reference.empty:
+            reference = _reference(here, datasets)
+        own = collect.file_rows(results, list(coders["path"]))
+        palette = {**palette, **figures.method_palette(sorted(set(own["label"])))}
+        labels = sorted(set(reference["label"]))
+        palette |= {label: palette.get(collect.reference_column(), (0.5, 0.5, 0.5)) for label in labels}
+        title = f"{', '.join(sorted(set(coders['method_label'])))} vs {' / '.join(labels) or 'no reference'}"
+        files = pd.concat([own, collect.file_rows(results, list(reference["path"]))], ignore_index=True)
+        png = figures.figure3_boxes(files, fig_dir, split, palette, title)
         if png:
-            sections.append(_figure_section(f"Figure 3: neural codec + Rice vs {label}, per-file rates ({split} split)",
-                                            png, out_dir))
+            sections.append(_figure_section(f"Figure 3: {title}, per-file rates ({split} split)", png, out_dir))
     if not hists.empty:
         png = figures.figure4_residuals(hists[hists["split"] == split], fig_dir, split)
         if png:
-            sections.append(_figure_section(f"Figure 4: absolute residuals, FLAC vs neural codecs ({split} split)",
-                                            png, out_dir))
+            sections.append(_figure_section(f"Figure 4: absolute residuals per method ({split} split)", png, out_dir))
     return sections
 
 
-def _incontext_rates(frame: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Each in-context result (model and mapping) and stock FLAC -8 on the same datasets."""
+def _incontext_rates(frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, str]:
+    """Each in-context result (model and mapping) and the reference on the same datasets; the figure's title."""
     here = frame[frame["split"] == split]
-    llm = here[(here["method"] == "llm-incontext") & here["rate"].notna()]
+    llm = here[_tagged(here, "in-context") & here["rate"].notna()]
     if llm.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(), ""
     pairs = zip(llm["failed_files"], llm["files"], strict=True)
     refused = [f", {int(f)} of {int(n)} chunks refused" if f else "" for f, n in pairs]
     llm = llm.assign(label=llm["model_label"].astype(str) + " (" + llm["mapping"].astype(str) + ", "
                      + llm["mode"] + pd.Series(refused, index=llm.index) + ")")
-    flac = here[(here["column"] == "FLAC") & here["dataset"].isin(set(llm["dataset"]))].assign(label="FLAC -8")
-    return pd.concat([llm, flac], ignore_index=True)[["dataset", "label", "rate"]]
-
-
-# The paper correlates FLAC with Trilobyte; the Transfer model's 16-bit rates get the same test when it
-# has been evaluated on enough 16-bit datasets (the demo's one Transfer model is, its Trilobyte models not).
-CORRELATED_COLUMNS = ("Trilobyte", "Transfer")
+    reference = _reference(here, set(llm["dataset"]))
+    families = " / ".join(sorted(set(llm["family"])))
+    names = " / ".join(sorted(set(reference["label"])))
+    title = f"{families} vs {names} ({families} on sampled chunks, {names} on whole files)" if names else families
+    return pd.concat([llm, reference], ignore_index=True)[["dataset", "label", "rate"]], title
 
 
 def _correlation_sections(cells: pd.DataFrame, split: str, fig_dir: Path, out_dir: Path) -> list[tuple[str, str]]:
-    """FLAC against each byte-level model over the 16-bit datasets (the paper's correlation), where both exist."""
+    """The reference column against each column declaring "correlation" over the 16-bit datasets (the paper's
+    FLAC vs Trilobyte), where both exist. The paper's own (first) column always gets a section; the others,
+    e.g. the Transfer model, once they have results."""
     sections = []
-    for column in CORRELATED_COLUMNS:
-        pairs = stats.paired_rates(cells, "FLAC", column, depth=16)
-        if column != CORRELATED_COLUMNS[0] and pairs.empty:
-            continue  # the paper's own column always gets a section, the others only once they have results
-        title = f"Correlation: FLAC vs {column} over 16-bit datasets ({split} split)"
+    reference = collect.reference_column()
+    correlated = collect.tagged_columns("correlation")
+    if reference is None:
+        return sections
+    for column in correlated:
+        pairs = stats.paired_rates(cells, reference, column, depth=16)
+        if column != correlated[0] and pairs.empty:
+            continue
+        title = f"Correlation: {reference} vs {column} over 16-bit datasets ({split} split)"
         if len(pairs) < 3:
-            text = f"{len(pairs)} 16-bit dataset(s) have both FLAC and {column} rates; a correlation needs 3 or more."
+            text = (f"{len(pairs)} 16-bit dataset(s) have both {reference} and {column} rates;"
+                    " a correlation needs 3 or more.")
             sections.append((f"## {title}\n\n{text}\n", f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>"))
             continue
         result = stats.correlate(pairs["x"].to_numpy(), pairs["y"].to_numpy())
-        png = figures.correlation_scatter(pairs, "FLAC", column, result.describe(), fig_dir,
-                                          f"correlation_flac_{column.lower()}_{split}")
+        png = figures.correlation_scatter(pairs, reference, column, result.describe(), fig_dir,
+                                          f"correlation_{figures.slug(reference)}_{figures.slug(column)}_{split}")
         md, page = _figure_section(title, png, out_dir)
         sections.append((md + f"\n{result.describe()}\n", page + f"<p>{html.escape(result.describe())}</p>"))
     return sections

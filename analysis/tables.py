@@ -1,89 +1,112 @@
-"""Table 1 (datasets x methods), its missing cells, and its Markdown / CSV / LaTeX forms."""
+"""Table 1 (datasets x methods: the paper's columns, then the other codecs), its missing cells, and its
+Markdown / CSV / LaTeX forms. Columns, their order and how to fill an empty cell come from what the
+results and the registered methods declare (:mod:`trilobyte.methods`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pandas as pd
 
-from analysis.collect import PAPER_COLUMNS
+from analysis.collect import paper_columns
 
 IDEAL_MARK = "†"  # an ideal (estimated) rate; unmarked cells are coded and verified
 TRAINED_MARK = " (trained on these clips)"  # a model evaluated on clips it was trained on
+LEAD_COLUMNS = ("Bits", "Hz / ch", "Domain", "Dataset")
 
 
-def fill_command(column: str, dataset: str, split: str, depth: int | None) -> str | None:
-    """The command that fills an empty Table 1 cell, or None where the cell cannot exist."""
-    where = f"--dataset {dataset} --split {split}"
-    if column == "FLAC":
-        return f"python -m baselines.flac_sweep {where} --levels 8 --disable-subframes none"
-    if column == "FLAC max":
-        return f"python -m baselines.flac_sweep {where}"
-    if column == "In-context":
-        return f"python -m baselines.llm_incontext {where}"
-    if column == "Standard":
-        if depth == 24:
-            return None  # a 2^24-token vocabulary: the paper's ✗
-        return (f"python -m trilobyte.train --dataset {dataset} --scheme sample --out models/{dataset}-sample"
-                f" && python -m trilobyte.estimate --model models/{dataset}-sample {where}")
-    if column == "Trilobyte":
-        return (f"python -m trilobyte.train --dataset {dataset} --out models/{dataset}"
-                f" && python -m trilobyte.estimate --model models/{dataset} {where}")
-    if column == "Transfer":
-        return f"python -m trilobyte.estimate --model models/transfer {where}"
-    return None
+@dataclass
+class Table1:
+    """Table 1 of one split: the paper's columns, the other codecs, and the empty cells' commands."""
+
+    paper: pd.DataFrame
+    others: pd.DataFrame
+    missing: list[dict] = field(default_factory=list)
+
+
+def _prefer(frame: pd.DataFrame, good: pd.Series, keys: list[str]) -> pd.DataFrame:
+    """Within each cell, keep only the ``good`` rows where the cell has any; all of them otherwise."""
+    has_good = good.groupby([frame[k] for k in keys]).transform("any")
+    return frame[good | ~has_good]
 
 
 def best_per_cell(frame: pd.DataFrame) -> pd.DataFrame:
-    """One result per (split, dataset, column): the highest rate (e.g. FLAC max = best FLAC setting)."""
-    ok = frame[frame["rate"].notna() & (frame["column"] != "")]
-    # FLAC max is the best of every FLAC setting, stock -8 included
-    also_max = ok[ok["column"] == "FLAC"].assign(column="FLAC max")
-    ok = pd.concat([ok, also_max], ignore_index=True)
-    # a model evaluated on clips it was trained on fills a cell only when no clean result does
-    trained = ok["trained_on_evaluated"].fillna(False).astype(bool)
-    has_clean = (~trained).groupby([ok["split"], ok["dataset"], ok["column"]]).transform("any")
-    ok = ok[~trained | ~has_clean]
-    index = ok.groupby(["split", "dataset", "column"])["rate"].idxmax()
+    """One result per (split, dataset, column): the highest rate among the results that compete for it.
+
+    A result competes for its own column and for the columns it also declares (stock FLAC -8: FLAC max).
+    A model evaluated on clips it was trained on fills a cell only when no clean result does, and a result
+    with failed files (rated on the files it managed) only when no complete one does.
+    """
+    ok = frame[frame["rate"].notna() & (frame["column"] != "")].assign(own_column=lambda f: f["column"])
+    also = [row.to_dict() | {"column": column} for _, row in ok.iterrows() for column in row["also_columns"] or ()]
+    ok = pd.concat([ok, pd.DataFrame(also, columns=ok.columns)], ignore_index=True)
+    keys = ["split", "dataset", "column"]
+    ok = _prefer(ok, ~ok["trained_on_evaluated"].fillna(False).astype(bool), keys)
+    ok = _prefer(ok, ok["failed_files"].fillna(0) == 0, keys)
+    if ok.empty:
+        return ok
+    index = ok.groupby(keys)["rate"].idxmax()
     return ok.loc[index.values]
 
 
-def table1(frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, list[dict]]:
+def column_order(cells: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The paper's columns (as registered, in order) and the other columns present (by declared order)."""
+    paper = [c.label for c in paper_columns()]
+    declared = cells[cells["paper"].astype(bool) & ~cells["column"].isin(paper)]
+    paper += _ordered(declared)
+    others = _ordered(cells[~cells["column"].isin(paper)])
+    return paper, others
+
+
+def _ordered(cells: pd.DataFrame) -> list[str]:
+    if cells.empty:
+        return []
+    order = cells.groupby("column")["order"].min()
+    return sorted(order.index, key=lambda c: (order[c], c))
+
+
+def table1(frame: pd.DataFrame, split: str) -> Table1:
     """Table 1 for one split: a row per dataset (grouped by bit depth), a column per method.
 
-    Returns the table (cells as text: rate, interval, marks) and the empty cells with their commands.
+    Cells are text (rate, interval, marks); the paper's columns come first, the other codecs in a second
+    table; every empty paper cell is listed with the command that fills it.
     """
     cells = best_per_cell(frame[frame["split"] == split])
     if cells.empty:
-        return pd.DataFrame(), []
-    others = sorted(set(cells["column"]) - set(PAPER_COLUMNS))
-    columns = [*PAPER_COLUMNS, *others]
+        return Table1(pd.DataFrame(), pd.DataFrame())
+    paper, others = column_order(cells)
+    declared = {c.label: c for c in paper_columns()}
     datasets = (cells.groupby("dataset")
                 .agg(depth=("depth_bits", "first"), rates=("sample_rates", "first"), ch=("channels", "first"),
                      domain=("domain", "first"))
                 .reset_index())
     datasets["depth_key"] = datasets["depth"].fillna(99)
     datasets = datasets.sort_values(["depth_key", "domain", "dataset"])
-    rows, missing = [], []
+    paper_rows, other_rows, missing = [], [], []
     for _, d in datasets.iterrows():
-        here = cells[cells["dataset"] == d["dataset"]].set_index("column")
+        here = cells[cells["dataset"] == d["dataset"]].drop_duplicates("column").set_index("column")
         # a cell with failed files (e.g. refused chunks) rates only what survived: it is never the row's best
         # nor is a model evaluated on clips it was trained on
         complete = here[(here["failed_files"].fillna(0) == 0) & ~here["trained_on_evaluated"].fillna(False)]
         best = complete["rate"].max() if not complete.empty else None
-        row = {"Bits": "native" if pd.isna(d["depth"]) else int(d["depth"]), "Hz / ch": f"{d['rates']} / {d['ch']}",
-               "Domain": d["domain"], "Dataset": d["dataset"]}
-        for column in columns:
+        lead = {"Bits": "native" if pd.isna(d["depth"]) else int(d["depth"]),
+                "Hz / ch": f"{d['rates']} / {d['ch']}", "Domain": d["domain"], "Dataset": d["dataset"]}
+        depth = None if pd.isna(d["depth"]) else int(d["depth"])
+        row = dict(lead)
+        for column in paper:
             if column in here.index:
                 row[column] = format_cell(here.loc[column], best)
                 continue
-            depth = None if pd.isna(d["depth"]) else int(d["depth"])
-            command = fill_command(column, d["dataset"], split, depth)
-            row[column] = "✗" if column == "Standard" and depth == 24 else "—"
-            if command:
+            spec = declared.get(column)
+            impossible = spec is not None and depth in spec.impossible_depths
+            row[column] = "✗" if impossible else "—"
+            if spec is not None and spec.fill and not impossible:
+                command = spec.fill.format(dataset=d["dataset"], split=split)
                 missing.append({"split": split, "dataset": d["dataset"], "column": column, "command": command})
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    empty = [c for c in others if (table[c] == "—").all()]
-    return table.drop(columns=empty), missing
+        paper_rows.append(row)
+        if others and here.index.isin(others).any():
+            other_rows.append(lead | {c: format_cell(here.loc[c], best) if c in here.index else "—" for c in others})
+    return Table1(pd.DataFrame(paper_rows), pd.DataFrame(other_rows), missing)
 
 
 def format_cell(cell: pd.Series, best: float | None) -> str:

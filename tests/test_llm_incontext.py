@@ -279,6 +279,25 @@ def test_refused_chunks_name_their_bytes(tiny_bytelevel, tmp_path, capsys):
     assert "Refused chunks" in printed and "every.wav@0" in printed
 
 
+def test_an_unreadable_file_is_a_failed_row_of_the_result(tiny_llama, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(3):
+        audio.write_pcm(folder / f"clip{i}.wav", synth(1200, 1, 16, seed=i), 16000, 16)
+    (folder / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk: no fmt, no data")
+    out = tmp_path / "results"
+    argv = ["--model", str(tiny_llama), "--dataset", str(folder), "--chunks", "4", "--chunk-samples", "256"]
+    argv += ["--mapping", "bytes", "--out", str(out), "--no-progress"]
+    assert main(argv) == 1  # the good files are coded; the unreadable one fails the run's status
+    [(_, result)] = ResultStore(out).all_results()
+    assert [f.id for f in result.failures] == ["broken.wav"]
+    assert "broken.wav" in result.failures[0].error and "not a readable" in result.failures[0].error
+    assert len(result.ok_files) == 4 and result.rate is not None
+    # every chunk names its clip: the interval resamples clips
+    assert all(f.extra["clip"] == f.id.split("@")[0] for f in result.ok_files)
+    assert "broken.wav" in capsys.readouterr().out
+
+
 def test_chunk_longer_than_the_context_is_refused(tmp_path, speech8):
     model = save_tiny_llama(tmp_path / "short", llama_tokenizer(), context=64)
     dataset = get_dataset(str(speech8))

@@ -129,7 +129,6 @@ def test_in_context_llm(folder, tiny_llama, tmp_path, capsys, caplog):
     check_rows(result, refused_odd_depth=True, chunked=True)
 
 
-@pytest.mark.xfail(strict=True, reason="the chunk draw leaves out files that cannot be read (being fixed there)")
 def test_in_context_chunk_draw_keeps_bad_files(folder, tiny_llama, tmp_path, capsys, caplog):
     from baselines.llm_incontext.cli import main
 

@@ -75,6 +75,29 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     assert ratio_of_sums_interval(raw[:1], comp[:1]) is None
 
 
+def test_interval_resamples_whole_clips_when_rows_name_them() -> None:
+    # 8 clips of 25 chunks each: chunks of one clip compress alike, clips differ (one recording is one draw)
+    rng = np.random.default_rng(2)
+    clip_rates = rng.uniform(1.4, 3.0, 8)
+    clips = np.repeat(np.arange(8), 25)
+    raw = np.full(clips.size, 16_000.0)
+    comp = raw / (clip_rates[clips] * rng.normal(1.0, 0.01, clips.size))
+    per_chunk = ratio_of_sums_interval(raw, comp)
+    per_clip = ratio_of_sums_interval(raw, comp, groups=[f"clip{c}.wav" for c in clips])
+    assert per_clip[0] < raw.sum() / comp.sum() < per_clip[1]
+    assert per_clip[1] - per_clip[0] > 3 * (per_chunk[1] - per_chunk[0])
+    # summed by group: the same as resampling one row per clip holding that clip's totals
+    totals = ratio_of_sums_interval(np.bincount(clips, raw), np.bincount(clips, comp))
+    assert per_clip == pytest.approx(totals)
+    # a result whose rows name their clip gets the clip interval, in its summary too
+    rows = [FileRate(f"clip{c}.wav@{i}", int(r), int(b), extra={"clip": f"clip{c}.wav"})
+            for i, (c, r, b) in enumerate(zip(clips, raw, comp, strict=True))]
+    result = RateResult("m", "c", {}, "d", "fp", "test", "16", "linear", "x", "ideal", rows)
+    assert result.rate_interval == pytest.approx(ratio_of_sums_interval(
+        raw, np.array([f.compressed_bits for f in rows], dtype=float), groups=clips.astype(str)))
+    assert result.summary()["rate_ci95"][1] - result.summary()["rate_ci95"][0] > 3 * (per_chunk[1] - per_chunk[0])
+
+
 def test_store_round_trip_json_and_csv(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     path = store.write(make_result(rows()), "d.test")

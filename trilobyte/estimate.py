@@ -31,6 +31,7 @@ from typing import Any
 from trilobyte.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.leakage import LeakageError, check_evaluation
+from trilobyte.methods import trilobyte_report
 from trilobyte.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
 from trilobyte.protocol import FileRate, RateResult
 from trilobyte.results import ResultStore, safe_name
@@ -127,15 +128,10 @@ class TrilobyteRate:
 
     def report_columns(self) -> tuple[str, ...]:
         """Standard (sample tokens), Transfer (one model over several datasets, or low bytes masked) or Trilobyte."""
-        tokenizer = self.info.settings.to_dict()
-        if tokenizer.get("scheme") == "sample":
-            return ("Standard",)
-        if len(self.config()["trained_on"]) > 1 or tokenizer.get("depth_dropout"):
-            return ("Transfer",)
-        return ("Trilobyte",)
+        return trilobyte_report(self.config())[0]
 
     def report_label(self) -> str:
-        return f"{self.report_columns()[0]} {self.model_dir.name} ({self.info.preset})"
+        return trilobyte_report(self.config())[1]
 
     def check_dataset(self, dataset: Dataset) -> None:
         """Refuse, before any work, a dataset none of whose clips the model can take, or one it was trained on

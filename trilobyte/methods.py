@@ -43,7 +43,9 @@ class Column:
     """A column of the report's Table 1 that a method's results fill.
 
     ``fill`` is the command that fills an empty cell, with ``{dataset}`` and ``{split}`` in it;
-    ``impossible_depths`` are depths at which the cell cannot exist (shown as ✗, e.g. a 2^24-way softmax).
+    ``impossible_depths`` are depths at which the cell cannot exist (shown as ✗, e.g. a 2^24-way softmax);
+    ``figures`` are the report's views of this column alone ("correlation": rated against the reference
+    method's column over datasets).
     """
 
     label: str
@@ -51,6 +53,7 @@ class Column:
     paper: bool = False
     fill: str | None = None
     impossible_depths: tuple[int, ...] = ()
+    figures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Method:
     command: str | None = None
     figures: tuple[str, ...] = ()
     probe: Callable[[], str | None] | None = field(default=None, compare=False)
+    saved_report: Callable[[dict[str, Any]], tuple[tuple[str, ...], str]] | None = field(default=None,
+                                                                                         compare=False)
     source: str = field(default="built in", compare=False)
 
     def __post_init__(self) -> None:
@@ -220,13 +225,17 @@ def report_fields(estimator: Any) -> dict[str, Any]:
         method = Method(estimator.name, "unregistered:none", getattr(estimator, "family", "other"),
                         estimator.name, 1000, source="not registered")
     hook = getattr(estimator, "report_columns", None)
-    columns = list(hook()) if callable(hook) else [method.label]
+    columns = tuple(hook()) if callable(hook) else (method.label,)
     hook = getattr(estimator, "report_label", None)
     label = hook() if callable(hook) else f"{method.label} {estimator.config_name()}"
+    return _fields(method, columns, label)
+
+
+def _fields(method: Method, columns: tuple[str, ...], label: str) -> dict[str, Any]:
     first = method.column(columns[0]) if columns else None
     return {
         "column": columns[0] if columns else "",
-        "also_columns": columns[1:],
+        "also_columns": list(columns[1:]),
         "label": label,
         "method_label": method.label,
         "family": method.family,
@@ -234,6 +243,23 @@ def report_fields(estimator: Any) -> dict[str, Any]:
         "paper": bool(first and first.paper),
         "figures": list(method.figures),
     }
+
+
+def declared_report(method_name: str, config: dict[str, Any], config_name: str = "") -> dict[str, Any]:
+    """The report fields of a saved result that carries none (written before results declared them).
+
+    Read from the registered method: its ``saved_report(config)`` gives the columns and label that its
+    estimator's ``report_columns()`` and ``report_label()`` would have; otherwise the method's own label
+    is its column. A method no longer registered is a column of its own under its name.
+    """
+    method = methods().get(method_name)
+    if method is None:
+        method = Method(method_name, "unregistered:none", "other", method_name, 1000, source="not registered")
+    if method.saved_report is not None:
+        columns, label = method.saved_report(config)
+    else:
+        columns, label = (method.label,), f"{method.label} {config_name}".strip()
+    return _fields(method, tuple(columns), label)
 
 
 class PerFileEstimator:
@@ -273,6 +299,21 @@ def _hybrid(model: str, **settings: Any) -> Any:
     return make_estimator(model, **settings)
 
 
+def trilobyte_report(config: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """Table 1 column and label of a Trilobyte model's result, from its saved config.
+
+    Standard (sample tokens), Transfer (one model over several datasets, or low bytes masked) or Trilobyte.
+    """
+    tokenizer = config.get("tokenizer") or {}
+    if tokenizer.get("scheme") == "sample":
+        column = "Standard"
+    elif len(config.get("trained_on") or []) > 1 or tokenizer.get("depth_dropout"):
+        column = "Transfer"
+    else:
+        column = "Trilobyte"
+    return (column,), f"{column} {config.get('model')} ({config.get('preset')})"
+
+
 _TRAIN = "python -m trilobyte.train --dataset {dataset}"
 BUILT_IN = (
     Method(
@@ -284,13 +325,13 @@ BUILT_IN = (
             Column("Standard", 30, paper=True, impossible_depths=(24,),
                    fill=f"{_TRAIN} --scheme sample --out models/{{dataset}}-sample && python -m trilobyte.estimate"
                         " --model models/{dataset}-sample --dataset {dataset} --split {split}"),
-            Column("Trilobyte", 40, paper=True,
+            Column("Trilobyte", 40, paper=True, figures=("correlation",),
                    fill=f"{_TRAIN} --out models/{{dataset}} && python -m trilobyte.estimate --model models/{{dataset}}"
                         " --dataset {dataset} --split {split}"),
-            Column("Transfer", 50, paper=True,
+            Column("Transfer", 50, paper=True, figures=("correlation",),
                    fill="python -m trilobyte.estimate --model models/transfer --dataset {dataset} --split {split}"),
         ),
-        figures=("byte-positions", "correlation"),
+        figures=("byte-positions", "correlation"), saved_report=trilobyte_report,
     ),
     Method(
         "hybrid", _hybrid, "learned", "Hybrid", 60, requires=("numba", "safetensors"),

@@ -4,7 +4,7 @@
 2. ``compressed_bits`` = everything a decoder needs besides the shared model; container extras
    (padding, seek tables, tags) are ``container_bits``, reported apart.
 3. ``rate`` = raw_bits / compressed_bits; dataset totals are ratios of sums over files, with the
-   per-file mean and a bootstrap 95% interval over files beside them.
+   per-file mean and a bootstrap 95% interval over files (over clips, for rows naming their clip) beside them.
 4. ``mode`` "coded": a real bitstream was written, decoded and compared bit-exactly for every file;
    "ideal": the sum of -log2 p under a model.
 5. Model bytes are reported, never amortized.
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,7 +32,10 @@ class LosslessError(AssertionError):
 
 @dataclass
 class FileRate:
-    """One file's outcome. ``compressed_bits`` is None when the file failed (``error`` says why)."""
+    """One file's outcome. ``compressed_bits`` is None when the file failed (``error`` says why).
+
+    A row that is part of a clip (an in-context chunk) names it in ``extra["clip"]``: the interval resamples clips.
+    """
 
     id: str
     raw_bits: int
@@ -74,9 +78,17 @@ class FileRate:
 
 
 def ratio_of_sums_interval(
-    raw: np.ndarray, compressed: np.ndarray, seed: int = 0
+    raw: np.ndarray, compressed: np.ndarray, seed: int = 0, groups: Sequence[Any] | None = None
 ) -> tuple[float, float] | None:
-    """Bootstrap 95% interval over files of sum(raw) / sum(compressed)."""
+    """Bootstrap 95% interval of sum(raw) / sum(compressed), resampling files.
+
+    With ``groups`` (one label per file), whole groups are resampled instead: e.g. all chunks of one clip
+    together, since chunks of one recording are not independent draws.
+    """
+    if groups is not None:
+        labels, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+        raw = np.bincount(inverse, weights=raw, minlength=len(labels))
+        compressed = np.bincount(inverse, weights=compressed, minlength=len(labels))
     if len(raw) < 2:
         return None
     rng = np.random.default_rng(seed)
@@ -163,7 +175,9 @@ class RateResult:
         ok = self.ok_files
         raw = np.array([f.raw_bits for f in ok], dtype=np.float64)
         comp = np.array([f.compressed_bits for f in ok], dtype=np.float64)
-        return ratio_of_sums_interval(raw, comp)
+        # rows that name the clip they come from (in-context chunks) are resampled by clip
+        groups = [f.extra["clip"] for f in ok] if ok and all("clip" in f.extra for f in ok) else None
+        return ratio_of_sums_interval(raw, comp, groups=groups)
 
     @property
     def audio_seconds(self) -> float:

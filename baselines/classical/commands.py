@@ -205,6 +205,17 @@ def _run(argv: list[str], what: str) -> float:
     return seconds
 
 
+def command_report(codec: CommandCodec, config: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """Table 1 columns and label of one preset of a command-line codec (from its saved config).
+
+    The label is the codec's name and its options as typed ("WavPack -hhx6"); the flac command at its
+    strongest settings competes for the paper's "FLAC max", every other codec and preset is a column of its own.
+    """
+    options = config.get("options") or codec.presets.get(config.get("preset", ""), ())
+    label = f"{codec.title.split(' (')[0]} {' '.join(options) if options else '(default)'}"
+    return ("FLAC max",) if codec.name == "flac-cli" else (label,), label
+
+
 @dataclass(frozen=True)
 class CommandCoder:
     """One preset of a :class:`CommandCodec` as a FileCoder (coded: every file decoded and compared)."""
@@ -246,13 +257,10 @@ class CommandCoder:
 
     def report_label(self) -> str:
         """The codec's name and its options as typed: "WavPack -hhx6", "Monkey's Audio -c5000"."""
-        options = " ".join(self.options) if self.options else "(default)"
-        return f"{self.codec.title.split(' (')[0]} {options}"
+        return command_report(self.codec, {"preset": self.preset, "options": list(self.options)})[1]
 
     def report_columns(self) -> tuple[str, ...]:
-        # the flac command at its strongest settings competes for the paper's "FLAC max"; every other
-        # codec and preset is a column of its own
-        return ("FLAC max",) if self.codec.name == "flac-cli" else (self.report_label(),)
+        return command_report(self.codec, {"preset": self.preset, "options": list(self.options)})[0]
 
     def result_extra(self) -> dict[str, Any]:
         values = {p: "{" + p + "}" for p in PLACEHOLDERS}

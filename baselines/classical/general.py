@@ -123,6 +123,12 @@ def _version(name: str, backend: str) -> str:
     return done.stdout.strip().splitlines()[0] if done.stdout.strip() else "zstd (unknown version)"
 
 
+def compressor_report(config: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """Table 1 column and label of a general-purpose compressor at one preset (from its saved config)."""
+    label = f"{config.get('compressor')} -{config.get('preset')}"
+    return (label,), label
+
+
 @dataclass(frozen=True)
 class GeneralCoder:
     """One compressor at one preset as a FileCoder over each clip's raw PCM bytes (coded)."""
@@ -165,10 +171,10 @@ class GeneralCoder:
         return f"level{self.preset}"
 
     def report_label(self) -> str:
-        return f"{self.compressor} -{self.preset}"
+        return compressor_report({"compressor": self.compressor, "preset": self.preset})[1]
 
     def report_columns(self) -> tuple[str, ...]:
-        return (self.report_label(),)
+        return compressor_report({"compressor": self.compressor, "preset": self.preset})[0]
 
     def result_extra(self) -> dict[str, Any]:
         return {

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from baselines.classical.codecs import COMMAND_CODECS
-from baselines.classical.commands import CodecUnavailable, CommandCodec, load_toml, make_coder
-from baselines.classical.general import COMPRESSORS, GeneralCoder
+from baselines.classical.commands import CodecUnavailable, CommandCodec, command_report, load_toml, make_coder
+from baselines.classical.general import COMPRESSORS, GeneralCoder, compressor_report
 from trilobyte.methods import Method
 
 
@@ -39,7 +39,7 @@ def command_codec_method(codec: CommandCodec, order: int = 200) -> Method:
     """A command-line codec as a registered method (its presets are the factory's ``preset``)."""
     return Method(codec.name, partial(make_command_coder, codec), "classical", codec.title, order,
                   description=codec.description, command=f"python -m baselines.classical --codec {codec.name}",
-                  probe=_probe(partial(make_coder, codec)))
+                  probe=_probe(partial(make_coder, codec)), saved_report=partial(command_report, codec))
 
 
 def toml_method(path: Path | str, order: int = 300) -> Method:
@@ -51,6 +51,6 @@ METHODS = (
     *(command_codec_method(codec, 100 + i) for i, codec in enumerate(COMMAND_CODECS.values())),
     *(Method(spec.name, partial(make_compressor, spec.name), "general-purpose", spec.title, 500 + i,
              description=spec.description, command=f"python -m baselines.classical --codec {spec.name}",
-             probe=_probe(partial(make_compressor, spec.name)))
+             probe=_probe(partial(make_compressor, spec.name)), saved_report=compressor_report)
       for i, spec in enumerate(COMPRESSORS.values())),
 )

@@ -12,6 +12,7 @@ import numpy as np
 
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
+from baselines.flac.registration import flac_report
 from trilobyte.datasets import AudioClip, Dataset
 from trilobyte.protocol import FileRate, LosslessError, RateResult
 from trilobyte.runner import estimate_with_runner
@@ -71,18 +72,10 @@ class FlacCoder:
 
     def report_columns(self) -> tuple[str, ...]:
         """Stock ``flac -8`` is the paper's FLAC column and competes for FLAC max; any other setting, FLAC max."""
-        return ("FLAC", "FLAC max") if self.is_stock() else ("FLAC max",)
+        return flac_report(self.settings.as_dict())[0]
 
     def report_label(self) -> str:
-        s = self.settings
-        words = [f"FLAC -{s.level}"] + (["-e"] if s.exhaustive_model_search else [])
-        if s.max_lpc_order is not None:
-            words.append(f"-l {s.max_lpc_order}")
-        if s.blocksize is not None:
-            words.append(f"-b {s.blocksize}")
-        if s.disable_subframes:
-            words.append("(no " + "/".join(sorted(s.disable_subframes)) + " subframes)")
-        return " ".join(words)
+        return flac_report(self.settings.as_dict())[1]
 
     def estimate_rate(self, dataset: Dataset) -> RateResult:
         """Rate on a dataset, without keeping results on disk (the CLI keeps them)."""

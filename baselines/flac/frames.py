@@ -30,6 +30,7 @@ from numba import njit
 from baselines import residuals, rice
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
+from baselines.flac.registration import frames_report
 from baselines.rice import RicePlan
 from trilobyte.datasets import AudioClip
 
@@ -546,10 +547,10 @@ class FlacFramesCoder:
         return self.settings.name
 
     def report_columns(self) -> tuple[str, ...]:
-        return ()  # the same bits as FLAC, re-read for their residuals: not a Table 1 cell of its own
+        return frames_report(self.settings.as_dict())[0]
 
     def report_label(self) -> str:
-        return f"FLAC -{self.settings.level} frames read back"
+        return frames_report(self.settings.as_dict())[1]
 
     def finish(self, result: Any) -> Any:
         """The result with the dataset's merged residual histogram in its ``extra``."""

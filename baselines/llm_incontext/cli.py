@@ -44,7 +44,7 @@ def format_results(results: Sequence[RateResult]) -> str:
     notes = []
     for r in results:
         label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        depth = str(r.files[0].bit_depth) if r.files and r.files[0].bit_depth else r.bit_depth
+        depth = str(r.ok_files[0].bit_depth) if r.ok_files and r.ok_files[0].bit_depth else r.bit_depth
         ok = r.ok_files
         byte_count = sum(f.extra.get("bytes", 0) for f in ok)
         bpb = f"{r.compressed_bits / byte_count:.3f}" if byte_count else "-"
@@ -57,7 +57,7 @@ def format_results(results: Sequence[RateResult]) -> str:
         )
         if r.failures:
             notes.append(
-                f"  {label} [{r.config_name}]: {len(r.failures)} chunk(s) refused, e.g."
+                f"  {label} [{r.config_name}]: {len(r.failures)} failed row(s) (refused chunks, unreadable files), e.g."
                 f" {r.failures[0].id}: {r.failures[0].error}"
             )
     lines += [
@@ -66,7 +66,7 @@ def format_results(results: Sequence[RateResult]) -> str:
         " output); softmax: the same with each token's plain -log2 p",
     ]
     if notes:
-        lines += ["", "Refused chunks (left out of the rate):", *notes]
+        lines += ["", "Refused chunks and unreadable files (left out of the rate):", *notes]
     return "\n".join(lines)
 
 

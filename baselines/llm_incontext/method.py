@@ -8,7 +8,8 @@ Appendix C), with the authors' faults fixed:
   of them). The draw depends only on the dataset's fingerprint, ``--seed`` and M, so every model and
   mapping sees the same chunks, and a smaller N is a prefix of a larger one. A chunk is M consecutive
   values of a clip's interleaved sample stream (M / channels frames, L R L R ... for stereo); its id is
-  ``<clip id>@<first frame>``.
+  ``<clip id>@<first frame>``; its row names its clip (``extra["clip"]``), so the rate's interval
+  resamples clips, all chunks of one clip together. A file that cannot be read is a failed row.
 - Exact bytes: samples are offset to unsigned and written big-endian by default (``--byte-order``);
   nothing is truncated (see ``baselines.llm_incontext.mappings``).
 - Tokens: ``--mapping ascii7|latin1|bytes``, each lossless or the chunk is refused with the bytes at
@@ -49,6 +50,7 @@ from baselines.llm_incontext.mappings import (
     make_mapping,
     pcm_to_bytes,
 )
+from baselines.llm_incontext.registration import incontext_report
 from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
 from trilobyte.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.environment import environment
@@ -365,12 +367,10 @@ class InContextLLM:
     # -- running
 
     def report_columns(self) -> tuple[str, ...]:
-        # the paper's mapping (Deletang et al.'s right shift) is its "In-context" column
-        mapping = self.settings.mapping
-        return ("In-context",) if mapping == "ascii7" else (f"In-context {mapping}",)
+        return incontext_report(self.config())[0]
 
     def report_label(self) -> str:
-        return f"{llm_models.model_label(self.settings.model)} ({self.settings.mapping})"
+        return incontext_report(self.config())[1]
 
     def run(
         self,
@@ -429,7 +429,7 @@ class InContextLLM:
             config_name=config_name,
             config=self.config(),
             mode=self.mode,
-            files=[session.done[c.id] for c in chunks],
+            files=[session.done[c.id] for c in chunks] + unreadable_rows(dataset, shard),
             wall_seconds=time.perf_counter() - start,
             environment=environment(PACKAGES, device=self.settings.device, torch_threads=torch_threads()),
             model_parameters=loaded.parameters,
@@ -489,8 +489,21 @@ def _chunk_row(
         sample_rate=clip.sample_rate,
         bit_depth=clip.bit_depth,
         error=error,
-        extra={"rank": chunk.rank, **extra},
+        extra={"rank": chunk.rank, "clip": chunk.clip_id, **extra},
     )
+
+
+def unreadable_rows(dataset: Dataset, shard: Shard | None = None) -> list[FileRate]:
+    """A failed row for each file of the dataset that cannot be read (the chunk draw cannot take it).
+
+    Each shard takes its share, so merged shards hold each file's row once.
+    """
+    rows = [FileRate.failed(ref.id, ref.error) for ref in dataset.refs if ref.error]
+    if shard is not None:
+        rows = [row for i, row in enumerate(rows) if i % shard.count == shard.index]
+    for row in rows:
+        log.warning("%s: cannot be read, a failed row: %s", row.id, row.error)
+    return rows
 
 
 def torch_threads() -> int | None:

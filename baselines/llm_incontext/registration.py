@@ -14,6 +14,17 @@ def make_incontext(**settings: Any) -> Any:
     return InContextLLM(LLMSettings(**settings))
 
 
+def incontext_report(config: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """Table 1 column and label of an in-context result, from its saved config.
+
+    The paper's mapping (Deletang et al.'s right shift, ascii7) is its "In-context" column; every other
+    mapping is a column of its own.
+    """
+    mapping = config.get("mapping")
+    column = "In-context" if mapping == "ascii7" else f"In-context {mapping}"
+    return (column,), f"{config.get('model_label') or config.get('model')} ({mapping})"
+
+
 METHOD = Method(
     "llm-incontext", make_incontext, "in-context LLM", "In-context", 20,
     requires=("torch", "transformers", "safetensors", "gguf", "constriction"),
@@ -21,5 +32,5 @@ METHOD = Method(
     command="python -m baselines.llm_incontext",
     columns=(Column("In-context", 20, paper=True,
                     fill="python -m baselines.llm_incontext --dataset {dataset} --split {split}"),),
-    figures=("in-context",),
+    figures=("in-context",), saved_report=incontext_report,
 )
