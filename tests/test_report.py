@@ -227,7 +227,7 @@ def test_paper_columns_first_and_other_codecs_in_their_own_table(tmp_path: Path)
     out = tmp_path / "out"
     report = build_report(tmp_path / "results", out).read_text()
     paper = pd.read_csv(out / "table1_test.csv")
-    assert list(paper.columns)[4:] == ["FLAC", "FLAC max", "In-context", "Standard", "Trilobyte", "Transfer"]
+    assert list(paper.columns)[4:] == ["FLAC", "FLAC max", "In-context", "Standard", "Trilobyte", "Transfer", "Hybrid"]
     others = pd.read_csv(out / "table1_other_codecs_test.csv")
     assert list(others.columns)[4:] == ["WavPack -hhx6", "Shorten order 2", "gzip -9"]  # in declared order
     assert others.loc[0, "WavPack -hhx6"].startswith("**1.7")  # the row's best over both tables
