@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("numba")
 pytest.importorskip("constriction")
@@ -173,6 +174,9 @@ def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
             "--valid-samples", "5000", "--eval-every", "10", "--no-progress", "--batch-size", "256"]
     assert train.main([*argv, "--steps", "10"]) == 0
     first = load(out)
+    checkpoint = next(out.rglob("checkpoint.pt"))
+    state = torch.load(checkpoint, weights_only=True)  # tensors and plain containers: no pickled objects
+    assert state["step"] == 10 and all(isinstance(v, torch.Tensor) for v in state["best_weights"].values())
     assert train.main([*argv, "--steps", "20"]) == 0  # resumes at step 10
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log] == [10, 20]

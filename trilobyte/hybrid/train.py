@@ -198,12 +198,14 @@ def train(args: argparse.Namespace, settings: HybridSettings) -> int:
     step, best, best_weights = 0, math.inf, None
     ckpt = out / CHECKPOINT
     if ckpt.exists() and not args.overwrite:
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=True)  # tensors and plain containers only: nothing is unpickled
         if state["settings"] != settings.to_dict() or state["record"]["datasets"] != record["datasets"]:
             raise ModelError(f"{ckpt} was made with other settings or data; use --overwrite or another --out")
         net.layers.load_state_dict(state["layers"])
         opt.load_state_dict(state["optimizer"])
-        step, best, best_weights = state["step"], state["best"], state["best_weights"]
+        step, best = state["step"], state["best"]
+        saved = state["best_weights"]
+        best_weights = None if saved is None else {k: v.numpy() for k, v in saved.items()}
         log.info("resuming from %s at step %d", ckpt, step)
     rng = np.random.default_rng([args.seed, step])
 
@@ -237,7 +239,9 @@ def train(args: argparse.Namespace, settings: HybridSettings) -> int:
                 bar.set_postfix(train=f"{loss_sum / loss_n:.3f}", valid=f"{valid:.3f}")
                 loss_sum, loss_n = 0.0, 0
                 torch.save({"layers": net.layers.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                            "best": best, "best_weights": best_weights, "settings": settings.to_dict(),
+                            "best": best, "settings": settings.to_dict(),
+                            "best_weights": None if best_weights is None else
+                            {k: torch.from_numpy(v) for k, v in best_weights.items()},
                             "record": record}, ckpt)
     bar.close()
     valid = validate()
