@@ -19,6 +19,7 @@ from trilobyte.hybrid import codec, engine, method
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
 from trilobyte.hybrid.settings import HybridSettings
+from trilobyte.leakage import CLIPS_FILE, LeakageError
 
 SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
 
@@ -160,8 +161,12 @@ def test_estimator_codes_verifies_and_refuses_training_data(model_dir: Path, tmp
     trained = HybridModel(SMALL, load(model_dir).weights,
                           {"datasets": [{"name": "demo-speech48", "split": "test", "fingerprint": ds.fingerprint}]})
     leaky = method.HybridCoder(str(trained.save(tmp_path / "leaky")))
-    with pytest.raises(method.LeakageError):
+    with pytest.raises(LeakageError, match="trained on 1 of the 1 clips"):
         leaky.estimate_rate(ds)
+    marked = method.make_estimator(model=tmp_path / "leaky", allow_trained_clips=True).estimate_rate(ds)
+    assert marked.extra["trained_on_evaluated_clips"]
+    assert marked.extra["trained_clips_check"] == "dataset names and splits"
+    assert result.extra["trained_on_evaluated_clips"] is False
 
 
 def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
@@ -181,5 +186,30 @@ def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
     ds = get_dataset("demo-speech48", split="train")
     assert model.training["datasets"] == [{"name": ds.name, "split": "train", "fingerprint": ds.fingerprint}]
     assert model.training["valid"][0]["split"] == "valid"
+    assert model.training["training_clips"]["count"] == len(ds.refs) and (out / CLIPS_FILE).exists()
+    with pytest.raises(LeakageError, match="decided from its list of training clips"):
+        method.make_estimator(model=out).check_dataset(ds)
     result = method.make_estimator(model=out).estimate_rate(get_dataset("demo-speech48", split="test"))
     assert not result.failures and result.rate > 2.0
+
+
+def test_evaluate_cli_refuses_trained_clips_unless_allowed(model_dir: Path, tmp_path: Path) -> None:
+    from trilobyte.hybrid import evaluate
+
+    record = {"datasets": [{"name": "demo-speech48", "split": "test"}]}
+    leaky = HybridModel(SMALL, load(model_dir).weights, record).save(tmp_path / "leaky")
+    argv = ["--model", str(leaky), "--dataset", "demo-speech48", "--split", "test", "--out", str(tmp_path / "r"),
+            "--no-progress"]
+    assert evaluate.main(argv) == 2
+    assert not list((tmp_path / "r").rglob("*.json"))
+    assert evaluate.main([*argv, "--allow-trained-clips"]) == 0
+    saved = [json.loads(p.read_text()) for p in (tmp_path / "r").rglob("*.json")]
+    assert [s["extra"]["trained_on_evaluated_clips"] for s in saved] == [True]
+
+
+def test_settings_saved_before_a_field_existed_keep_the_kernel_they_were_made_with() -> None:
+    old = {k: v for k, v in HybridSettings().to_dict().items() if k not in ("nlms", "stereo_taps", "scale_shift")}
+    loaded = HybridSettings.from_dict(old)
+    assert (loaded.nlms, loaded.stereo_taps, loaded.scale_shift) == (False, 2, 4)
+    assert loaded.identity() == old  # so an old model's id (a hash of its settings) is unchanged
+    assert HybridSettings.from_dict(HybridSettings().to_dict()) == HybridSettings()

@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ pytest.importorskip("numba")
 from tests.test_hybrid import SMALL, random_model
 from trilobyte.datasets import get_dataset
 from trilobyte.hybrid import codec
+from trilobyte.hybrid.settings import HybridSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DECODE = """
@@ -51,9 +53,12 @@ def short_stereo(samples: int) -> np.ndarray:
     return clip.samples[5000 : 5000 + samples].astype(np.int64)
 
 
-@pytest.mark.parametrize("depth", [16, 24])
-def test_plain_python_and_numba_decode_the_same_file(tmp_path: Path, depth: int) -> None:
-    settings = SMALL
+LEGACY_SIGN_LMS = replace(SMALL, nlms=False, stereo_taps=2, rates=(24, 22, 22), lpc_decay=14)
+
+
+@pytest.mark.parametrize(("depth", "settings"), [(16, SMALL), (24, SMALL), (16, LEGACY_SIGN_LMS)],
+                         ids=["16-nlms", "24-nlms", "16-sign-lms"])
+def test_plain_python_and_numba_decode_the_same_file(tmp_path: Path, depth: int, settings: HybridSettings) -> None:
     model_dir = random_model(3, settings).save(tmp_path / "model")
     x = short_stereo(240) << (depth - 16)
     path = tmp_path / "clip.trh"

@@ -9,10 +9,12 @@ Per channel and sample, with the history before the frame taken as zero:
 
 1. an LPC stage (coefficients with 20 fractional bits, re-solved every ``lpc_every`` samples by an
    integer Levinson-Durbin recursion from an exponentially windowed autocorrelation of the past) predicts
-   ``x``; NLMS stages predict its residual (stage 0, order ``orders[0]``, plus two taps of the other
-   channel's LPC residual: the second channel sees the first one's current one), stage 0's residual
-   (stage 1) and stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by sign-error
-   LMS normalized by its input's running magnitude. The prediction ``P`` is the sum of the stages'
+   ``x``; adaptive stages predict its residual (stage 0, order ``orders[0]``, plus ``stereo_taps`` taps of
+   the other channel's LPC residual: the second channel sees the first one's current one), stage 0's
+   residual (stage 1) and stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by
+   normalized LMS (error times input over the window's energy, kept as an exact running sum) or, in
+   models from before it, by sign-error LMS normalized by its input's running magnitude. Stage inputs
+   and errors are clamped to +-2**26. The prediction ``P`` is the sum of the stages'
    predictions, clamped to the sample range (without the cascade: the previous sample).
 2. features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
    prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual.
@@ -38,6 +40,8 @@ OK, BAD_DATA, BAD_VALUE, OVERFLOW = 0, 1, 2, 3
 PAD = MAX_ORDER + 2
 W_BITS = 16
 W_CLIP = 1 << 24
+U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies stay below 2**62
+STEREO_MAX = 32
 FEATURE_BITS = 10
 FEATURE_CLIP = 8 << FEATURE_BITS
 NET_BITS = 12
@@ -53,6 +57,11 @@ def bit_length(v: int) -> int:
         v >>= 1
         n += 1
     return n
+
+
+@njit(cache=True)
+def clamp(v: int, lim: int) -> int:
+    return lim if v > lim else (-lim if v < -lim else v)
 
 
 @njit(cache=True)
@@ -191,6 +200,23 @@ def stage_update(w: np.ndarray, u: np.ndarray, n: int, order: int, err: int, inv
 
 
 @njit(cache=True)
+def nlms_update(w: np.ndarray, u: np.ndarray, n: int, order: int, err: int, energy: int, rate: int) -> None:
+    """Normalized LMS step: w[i] += err u[n-1-i] 2**(16-rate) / (energy + 16 order), rounded, clipped.
+
+    ``g = err 2**30 // (energy + 16 order)`` (|err| < 2**27), then ``(g u + half) >> (14 + rate)``; since
+    ``energy >= u**2``, ``|g u| < 2**30 |err| / |u| < 2**57``.
+    """
+    if err == 0 or order == 0:
+        return
+    g = (err << 30) // (energy + (order << 4))
+    sh = 14 + rate
+    half = 1 << (sh - 1)
+    for i in range(order):
+        nw = w[i] + ((g * u[n - 1 - i] + half) >> sh)
+        w[i] = min(max(nw, -W_CLIP), W_CLIP)
+
+
+@njit(cache=True)
 def lpc_update(r: np.ndarray, xs: np.ndarray, t: int, order: int, decay: int) -> None:
     """Exponentially windowed autocorrelation: r[k] += xs[t] xs[t-k] - r[k] >> decay (|xs| < 2**20)."""
     v = xs[t]
@@ -281,6 +307,9 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     half = cfg[12]
     bits = cfg[13]
     pre_coef = 0 if cfg[14] else 32  # without the cascade, the previous sample predicts
+    use_nlms = cfg[15] != 0
+    taps = cfg[16] if channels == 2 and o0 > 0 else 0
+    scale_shift = cfg[17]
     m = 2 * half + 2
     lo_val = -(1 << (bits - 1))
     hi_val = (1 << (bits - 1)) - 1
@@ -301,8 +330,10 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     wt0 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     wt1 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     wt2 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
-    wx = np.zeros((channels, 2), dtype=np.int64)
-    cross = np.zeros(2, dtype=np.int64)
+    wx = np.zeros((channels, STEREO_MAX), dtype=np.int64)
+    cross = np.zeros(STEREO_MAX, dtype=np.int64)
+    energy = np.zeros((channels, 3), dtype=np.int64)
+    e_cross = np.zeros(channels, dtype=np.int64)
     a_res = np.full(channels, 16 << 4, dtype=np.int64)
     a_slow = np.full(channels, 16 << 4, dtype=np.int64)
     a_d = np.full(channels, 16 << 4, dtype=np.int64)
@@ -338,14 +369,14 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             pl = lpc_predict(coef[c], xh[c], t, lpc_order)
             inv0 = (1 << 34) // (a_u0[c] + 16)
             p0 = stage_predict(wt0[c], u0[c], t, o0)
-            if channels == 2 and o0 > 0:
-                if c == 1:
-                    cross[0] = u0[0, t]
-                    cross[1] = u0[0, t - 1]
-                else:
-                    cross[0] = u0[1, t - 1]
-                    cross[1] = u0[1, t - 2]
-                p0 += (wx[c, 0] * cross[0] + wx[c, 1] * cross[1] + (1 << (W_BITS - 1))) >> W_BITS
+            if taps > 0:
+                acc = 0
+                e_cross[c] = 0
+                for i in range(taps):
+                    cross[i] = u0[0, t - i] if c == 1 else u0[1, t - 1 - i]
+                    acc += wx[c, i] * cross[i]
+                    e_cross[c] += cross[i] * cross[i]
+                p0 += (acc + (1 << (W_BITS - 1))) >> W_BITS
             p1 = stage_predict(wt1[c], u1[c], t, o1)
             p2 = stage_predict(wt2[c], u2[c], t, o2)
             pred = pre + pl + p0 + p1 + p2
@@ -474,24 +505,41 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             d[c, t] = value - ((31 * xh[c, t - 1]) >> 5)
             if lpc_order > 0:
                 lpc_update(acf[c], xs[c], t, lpc_order, lpc_decay)
-            e_l = value - pre - pl
-            e0 = e_l - p0
-            e1 = e0 - p1
-            e2 = e1 - p2
+            e_l = clamp(value - pre - pl, U_CLIP)
+            e0 = clamp(e_l - p0, U_CLIP)
+            e1 = clamp(e0 - p1, U_CLIP)
+            e2 = clamp(e1 - p2, U_CLIP)
+            if use_nlms:
+                nlms_update(wt0[c], u0[c], t, o0, e0, energy[c, 0] + e_cross[c], r0)
+                if taps > 0 and e0 != 0:
+                    g = (e0 << 30) // (energy[c, 0] + e_cross[c] + (o0 << 4))
+                    for i in range(taps):
+                        nw = wx[c, i] + ((g * cross[i] + (1 << (13 + r0))) >> (14 + r0))
+                        wx[c, i] = min(max(nw, -W_CLIP), W_CLIP)
+                nlms_update(wt1[c], u1[c], t, o1, e1, energy[c, 1], r1)
+                nlms_update(wt2[c], u2[c], t, o2, e2, energy[c, 2], r2)
+            else:
+                stage_update(wt0[c], u0[c], t, o0, e0, inv0, r0)
+                if taps > 0 and e0 != 0:
+                    for i in range(taps):
+                        v = cross[i]
+                        if v != 0:
+                            step = ((v if v > 0 else -v) * inv0) >> r0
+                            if (v > 0) != (e0 > 0):
+                                step = -step
+                            wx[c, i] = min(max(wx[c, i] + step, -W_CLIP), W_CLIP)
+                stage_update(wt1[c], u1[c], t, o1, e1, (1 << 34) // (a_u1[c] + 16), r1)
+                stage_update(wt2[c], u2[c], t, o2, e2, (1 << 34) // (a_u2[c] + 16), r2)
+            # the windows' energies after the sample joins them (the oldest leaves)
+            if o0 > 0:
+                energy[c, 0] += e_l * e_l - u0[c, t - o0] * u0[c, t - o0]
+            if o1 > 0:
+                energy[c, 1] += e0 * e0 - u1[c, t - o1] * u1[c, t - o1]
+            if o2 > 0:
+                energy[c, 2] += e1 * e1 - u2[c, t - o2] * u2[c, t - o2]
             u0[c, t] = e_l
             u1[c, t] = e0
             u2[c, t] = e1
-            stage_update(wt0[c], u0[c], t, o0, e0, inv0, r0)
-            if channels == 2 and o0 > 0 and e0 != 0:
-                for i in range(2):
-                    v = cross[i]
-                    if v != 0:
-                        step = ((v if v > 0 else -v) * inv0) >> r0
-                        if (v > 0) != (e0 > 0):
-                            step = -step
-                        wx[c, i] = min(max(wx[c, i] + step, -W_CLIP), W_CLIP)
-            stage_update(wt1[c], u1[c], t, o1, e1, (1 << 34) // (a_u1[c] + 16), r1)
-            stage_update(wt2[c], u2[c], t, o2, e2, (1 << 34) // (a_u2[c] + 16), r2)
             a_d[c] = abs_mean_step(a_d[c], d[c, t], 4)
             a_u0[c] = abs_mean_step(a_u0[c], e_l, 4)
             a_u1[c] = abs_mean_step(a_u1[c], e0, 4)
@@ -499,7 +547,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             r_final = value - pred
             res[c, t] = r_final
             last_norm[c] = normalized(r_final, a, inv_a)
-            a_res[c] = abs_mean_step(a, r_final, 4)
+            a_res[c] = abs_mean_step(a, r_final, scale_shift)
             a_slow[c] = abs_mean_step(a_slow[c], r_final, 7)
 
     if mode == ENCODE:

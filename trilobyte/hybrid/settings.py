@@ -9,6 +9,7 @@ import numpy as np
 
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
+LEGACY = {"nlms": False, "stereo_taps": 2, "scale_shift": 4}  # fields added after the first saved models
 
 
 class SettingsError(ValueError):
@@ -20,8 +21,8 @@ class HybridSettings:
     """What shapes the integer computation (every field is recorded in the model and in each file).
 
     ``lpc_order``, ``lpc_decay``, ``lpc_every``: the LPC stage's order, its autocorrelation window (a
-    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the sign-error
-    NLMS stages on the LPC residual, first stage first (each later one sees the residual of the stage
+    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the adaptive
+    (NLMS) stages on the LPC residual, first stage first (each later one sees the residual of the stage
     before); ``rates``: each stage's step as a right shift (larger is slower); ``cascade``: False replaces
     the cascade by the previous sample (the network-alone ablation); ``history``: past residuals and
     prefiltered samples (``x[n] - 31/32 x[n-1]``) the network sees; ``hidden``: widths of its two hidden
@@ -29,13 +30,20 @@ class HybridSettings:
     ``bin_bits``: bins are at most 1/2**bin_bits of the running residual scale wide; ``central_bins``:
     bins on each side of the prediction coded directly (beyond them an escape code);
     ``frame_samples``: samples per channel in an independently coded frame.
+    ``nlms``: the stages adapt by normalized LMS (error times input over the window's energy, a step of
+    2**-rate) instead of sign-error LMS (a step of ``|input| / its running mean`` times 2**-rate);
+    ``stereo_taps``: the other channel's LPC residuals stage 0 sees (the second channel's include the
+    first one's current one); ``scale_shift``: adaptation shift of the running residual scale.
+
+    A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
+    it was made with.
     """
 
     lpc_order: int = 32
-    lpc_decay: int = 14
+    lpc_decay: int = 16
     lpc_every: int = 8
     orders: tuple[int, ...] = (32, 16, 8)
-    rates: tuple[int, ...] = (24, 22, 22)
+    rates: tuple[int, ...] = (4, 4, 4)
     cascade: bool = True
     history: int = 16
     hidden: tuple[int, int] = (32, 32)
@@ -43,6 +51,9 @@ class HybridSettings:
     bin_bits: int = 4
     central_bins: int = 1024
     frame_samples: int = 1 << 17
+    nlms: bool = True
+    stereo_taps: int = 16
+    scale_shift: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -52,8 +63,8 @@ class HybridSettings:
             raise SettingsError(f"the cascade has three stages: orders {self.orders}, rates {self.rates}")
         if not all(0 <= o <= MAX_ORDER for o in self.orders):
             raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {self.orders}")
-        if not all(8 <= r <= 40 for r in self.rates):
-            raise SettingsError(f"stage rates are shifts from 8 to 40, not {self.rates}")
+        if not all(4 <= r <= 40 for r in self.rates):
+            raise SettingsError(f"stage rates are shifts from 4 to 40, not {self.rates}")
         if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 16 or not 1 <= self.lpc_every <= 4096:
             raise SettingsError(
                 f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
@@ -68,6 +79,8 @@ class HybridSettings:
             raise SettingsError(f"bin_bits must be 1..8, not {self.bin_bits}")
         if not 16 <= self.central_bins <= 1 << 16:
             raise SettingsError(f"central_bins must be 16..65536, not {self.central_bins}")
+        if not 0 <= self.stereo_taps <= 32 or not 1 <= self.scale_shift <= 8:
+            raise SettingsError(f"stereo_taps 0..32 and scale_shift 1..8, not {self.stereo_taps, self.scale_shift}")
         if not 256 <= self.frame_samples <= 1 << 24:
             raise SettingsError(f"frame_samples must be 256..2**24, not {self.frame_samples}")
 
@@ -84,12 +97,18 @@ class HybridSettings:
         data = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
+    def identity(self) -> dict[str, Any]:
+        """The fields a model's id hashes: those at their ``LEGACY`` value are left out, so models saved
+        before the field existed keep their id."""
+        return {k: v for k, v in self.to_dict().items() if not (k in LEGACY and v == LEGACY[k])}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HybridSettings:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise SettingsError(f"unknown hybrid settings {sorted(unknown)}")
+        data = {**LEGACY, **data}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def kernel_config(self, bit_depth: int, channels: int) -> np.ndarray:
@@ -108,6 +127,9 @@ class HybridSettings:
                 self.central_bins,
                 bit_depth,
                 int(self.cascade),
+                int(self.nlms),
+                self.stereo_taps,
+                self.scale_shift,
             ],
             dtype=np.int64,
         )

@@ -29,6 +29,7 @@ from trilobyte.environment import environment
 from trilobyte.hybrid.engine import frame_features, frames
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, quantize
 from trilobyte.hybrid.settings import HybridSettings, SettingsError
+from trilobyte.leakage import save_training_clips
 
 log = logging.getLogger("trilobyte.hybrid.train")
 CHECKPOINT = "checkpoint.pt"
@@ -243,6 +244,7 @@ def train(args: argparse.Namespace, settings: HybridSettings) -> int:
     valid = validate()
     if valid < best or best_weights is None:
         best, best_weights = valid, net.float_weights()
+    record["training_clips"] = save_training_clips(out, train_sets)
     record.update({"trained_steps": step, "valid_bits_per_sample": best, "seconds": time.perf_counter() - start,
                    "feature_seconds": feature_seconds, "environment": environment(("torch", "numba"))})
     model = HybridModel(settings, quantize(best_weights), record)
