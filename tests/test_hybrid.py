@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,11 @@ def random_model(seed: int, settings: HybridSettings = SMALL) -> HybridModel:
     return HybridModel(settings, quantize(w), {"datasets": [], "valid": []})
 
 
+def short_music(samples: int) -> np.ndarray:
+    clip = next(c for c in get_dataset("demo-music", split="valid").clips() if c.num_samples > samples + 5000)
+    return clip.samples[5000 : 5000 + samples].astype(np.int64)
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return random_model(1).save(tmp_path_factory.mktemp("hybrid"))
@@ -59,13 +65,22 @@ def test_range_coder_writes_constrictions_words() -> None:
         assert np.array_equal(coding.decode_symbols(data, tables), symbols)
 
 
-@pytest.mark.parametrize("depth,channels", [(8, 1), (16, 2), (24, 2), (24, 1)])
-def test_frames_round_trip_exactly(model_dir: Path, depth: int, channels: int) -> None:
+@pytest.mark.parametrize("depth,channels,rate", [(8, 1, 8000), (16, 2, 44100), (24, 2, 96000), (24, 1, 16000)])
+def test_frames_round_trip_exactly(model_dir: Path, depth: int, channels: int, rate: int) -> None:
     model = load(model_dir)
     x = synth(3000, channels, depth, seed=depth)
-    payload = engine.encode_frame(model, x, depth)
+    payload = engine.encode_frame(model, x, depth, rate)
     assert len(payload) < x.size * depth // 8  # it compresses
-    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth), x)
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth, rate), x)
+
+
+def test_the_sample_rate_picks_the_stages() -> None:
+    assert SMALL.stages(44100) == (SMALL.wide_orders, SMALL.wide_rates) != SMALL.stages(8000)
+    assert SMALL.stages(8000) == (SMALL.orders, SMALL.rates)
+    assert replace(SMALL, wide_from=0).stages(192000) == (SMALL.orders, SMALL.rates)
+    x = short_music(4000)
+    wide, narrow = (engine.frame_features(SMALL, x, 16, rate)[1][:, 0] for rate in (32000, 31999))
+    assert not np.array_equal(wide, narrow)  # the residuals differ: another cascade ran
 
 
 def test_escapes_silence_and_extremes_round_trip(model_dir: Path) -> None:
@@ -73,8 +88,8 @@ def test_escapes_silence_and_extremes_round_trip(model_dir: Path) -> None:
     x = np.zeros((2000, 2), dtype=np.int64)
     x[500::97] = 8_388_607  # full-scale spikes after silence: escape codes
     x[501::89] = -8_388_608
-    payload = engine.encode_frame(model, x, 24)
-    assert np.array_equal(engine.decode_frame(model, payload, 2000, 2, 24), x)
+    payload = engine.encode_frame(model, x, 24, 48000)
+    assert np.array_equal(engine.decode_frame(model, payload, 2000, 2, 24, 48000), x)
 
 
 def test_real_speech_beats_raw_and_files_round_trip(model_dir: Path, tmp_path: Path) -> None:

@@ -30,10 +30,10 @@ def _samples(samples: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(samples, dtype=np.int64)
 
 
-def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int) -> bytes:
-    """The frame's words (little-endian uint32) under ``model``."""
+def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int) -> bytes:
+    """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages)."""
     x = _samples(samples)
-    cfg = model.settings.kernel_config(bit_depth, x.shape[1])
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate)
     size = x.size * 2 + 64
     while True:
         words = np.zeros(size, dtype=np.uint32)
@@ -44,13 +44,14 @@ def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int) -> byt
         size = used + 64  # the first guess was too small: the count is exact now
 
 
-def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int) -> np.ndarray:
+def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
+                 sample_rate: int) -> np.ndarray:
     """Exact inverse of :func:`encode_frame`: ``(num_samples, channels)`` int64."""
     if len(payload) % 4:
         raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     x = np.zeros((num_samples, channels), dtype=np.int64)
-    cfg = model.settings.kernel_config(bit_depth, channels)
+    cfg = model.settings.kernel_config(bit_depth, channels, sample_rate)
     status, _ = kernel.run_frame(kernel.DECODE, x, cfg, *model.kernel_weights(), sigmoid_table(), exp2_table(),
                                  words, *_empty(model.settings))
     if status != kernel.OK:
@@ -58,13 +59,14 @@ def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels:
     return x
 
 
-def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int) -> tuple[np.ndarray, np.ndarray]:
+def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int,
+                   sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """The network's integer inputs ``(n * channels, features)`` and ``(residual, scale, bin shift)`` rows."""
     x = _samples(samples)
     rows = x.size
     feats = np.zeros((rows, settings.features), dtype=np.int64)
     aux = np.zeros((rows, 3), dtype=np.int64)
-    cfg = settings.kernel_config(bit_depth, x.shape[1])
+    cfg = settings.kernel_config(bit_depth, x.shape[1], sample_rate)
     dummy = [np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)] * 2 + [
         np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64)]
     kernel.run_frame(kernel.FEATURES, x, cfg, *dummy, sigmoid_table(), exp2_table(),

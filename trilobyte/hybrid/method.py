@@ -66,7 +66,7 @@ class HybridCoder:
         if self.mode == "ideal":
             bits = 0
             for a, b in engine.frames(clip.num_samples, model.settings.frame_samples):
-                bits += 8 * len(engine.encode_frame(model, clip.samples[a:b], clip.bit_depth))
+                bits += 8 * len(engine.encode_frame(model, clip.samples[a:b], clip.bit_depth, clip.sample_rate))
             return FileRate.for_clip(clip, bits, seconds=time.perf_counter() - start)
         encoded = encode(clip.samples, clip.sample_rate, clip.bit_depth, self.model_dir)
         encoded_at = time.perf_counter()

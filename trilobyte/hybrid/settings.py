@@ -9,7 +9,8 @@ import numpy as np
 
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
-LEGACY = {"nlms": False, "stereo_taps": 2, "scale_shift": 4}  # fields added after the first saved models
+# fields added after the first saved models, at the values that reproduce their kernel
+LEGACY = {"nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0}
 
 
 class SettingsError(ValueError):
@@ -33,7 +34,9 @@ class HybridSettings:
     ``nlms``: the stages adapt by normalized LMS (error times input over the window's energy, a step of
     2**-rate) instead of sign-error LMS (a step of ``|input| / its running mean`` times 2**-rate);
     ``stereo_taps``: the other channel's LPC residuals stage 0 sees (the second channel's include the
-    first one's current one); ``scale_shift``: adaptation shift of the running residual scale.
+    first one's current one); ``scale_shift``: adaptation shift of the running residual scale;
+    ``wide_orders`` and ``wide_rates`` replace ``orders`` and ``rates`` for audio sampled at
+    ``wide_from`` Hz or more (0: never), where a long stage pays.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -54,17 +57,25 @@ class HybridSettings:
     nlms: bool = True
     stereo_taps: int = 16
     scale_shift: int = 4
+    wide_orders: tuple[int, ...] = (32, 256, 16)
+    wide_rates: tuple[int, ...] = (4, 8, 4)
+    wide_from: int = 32000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
         object.__setattr__(self, "rates", tuple(int(r) for r in self.rates))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if len(self.orders) != 3 or len(self.rates) != 3:
-            raise SettingsError(f"the cascade has three stages: orders {self.orders}, rates {self.rates}")
-        if not all(0 <= o <= MAX_ORDER for o in self.orders):
-            raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {self.orders}")
-        if not all(4 <= r <= 40 for r in self.rates):
-            raise SettingsError(f"stage rates are shifts from 4 to 40, not {self.rates}")
+        object.__setattr__(self, "wide_orders", tuple(int(o) for o in self.wide_orders))
+        object.__setattr__(self, "wide_rates", tuple(int(r) for r in self.wide_rates))
+        for orders, rates in ((self.orders, self.rates), (self.wide_orders, self.wide_rates)):
+            if len(orders) != 3 or len(rates) != 3:
+                raise SettingsError(f"the cascade has three stages: orders {orders}, rates {rates}")
+            if not all(0 <= o <= MAX_ORDER for o in orders):
+                raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {orders}")
+            if not all(4 <= r <= 40 for r in rates):
+                raise SettingsError(f"stage rates are shifts from 4 to 40, not {rates}")
+        if self.wide_from < 0:
+            raise SettingsError(f"wide_from is a sample rate (0: never), not {self.wide_from}")
         if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 16 or not 1 <= self.lpc_every <= 4096:
             raise SettingsError(
                 f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
@@ -111,13 +122,20 @@ class HybridSettings:
         data = {**LEGACY, **data}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
-    def kernel_config(self, bit_depth: int, channels: int) -> np.ndarray:
+    def stages(self, sample_rate: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The adaptive stages' orders and rates for audio at ``sample_rate``."""
+        if self.wide_from and sample_rate >= self.wide_from:
+            return self.wide_orders, self.wide_rates
+        return self.orders, self.rates
+
+    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int) -> np.ndarray:
         """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`)."""
-        orders = self.orders if self.cascade else (0, 0, 0)
+        orders, rates = self.stages(sample_rate)
+        orders = orders if self.cascade else (0, 0, 0)
         return np.array(
             [
                 *orders,
-                *self.rates,
+                *rates,
                 self.lpc_order if self.cascade else 0,
                 self.lpc_decay,
                 self.lpc_every,

@@ -50,7 +50,7 @@ def collect(datasets: list[Dataset], settings: HybridSettings, max_samples: int,
                 break
             clip = ds.load(ds.refs[index])
             for a, b in frames(clip.num_samples, settings.frame_samples):
-                f, aux = frame_features(settings, clip.samples[a:b], clip.bit_depth)
+                f, aux = frame_features(settings, clip.samples[a:b], clip.bit_depth, clip.sample_rate)
                 room = max_samples - taken
                 if f.shape[0] > room:  # a contiguous piece, so the stride of rows stays natural
                     f, aux = f[:room], aux[:room]
