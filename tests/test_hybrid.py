@@ -228,3 +228,31 @@ def test_settings_saved_before_a_field_existed_keep_the_kernel_they_were_made_wi
     assert (loaded.nlms, loaded.stereo_taps, loaded.scale_shift) == (False, 2, 4)
     assert loaded.identity() == old  # so an old model's id (a hash of its settings) is unchanged
     assert HybridSettings.from_dict(HybridSettings().to_dict()) == HybridSettings()
+
+
+@pytest.mark.parametrize("depth", [16, 24])
+def test_each_stereo_mode_is_chosen_and_round_trips_at_full_scale(model_dir: Path, depth: int) -> None:
+    model = load(model_dir)
+    top = (1 << (depth - 1)) - 1
+    music = short_music(3000)[:, :1] << (depth - 16)
+    other = music[::-1] // 8  # another, quieter sound
+    cases = {
+        0: np.concatenate([music, music[::-1]], axis=1),  # unrelated channels
+        1: np.concatenate([music, music], axis=1),  # identical: left and side
+        2: np.clip(np.concatenate([music + other, music - other], axis=1), -top - 1, top),  # mid and side
+    }
+    for expected, x in cases.items():
+        assert engine.stereo_mode(x) == expected
+        payload = engine.encode_frame(model, x, depth, 44100)
+        assert np.array_equal(engine.decode_frame(model, payload, len(x), 2, depth, 44100), x), expected
+    extremes = cases[1].copy()
+    extremes[1000:1100:2] = [top, -top - 1]  # the side's extremes: one bit beyond the depth
+    extremes[1001:1100:2] = [-top - 1, top]
+    for forced in (0, 1, 2):
+        payload = engine.encode_frame(model, extremes, depth, 44100, stereo=forced)
+        assert np.array_equal(engine.decode_frame(model, payload, 3000, 2, depth, 44100), extremes), forced
+    legacy = HybridModel(replace(SMALL, stereo_modes=False), model.weights, {})
+    x = cases[2]
+    without = engine.encode_frame(legacy, x, depth, 44100)
+    assert np.array_equal(engine.decode_frame(legacy, without, len(x), 2, depth, 44100), x)
+    assert len(engine.encode_frame(model, x, depth, 44100)) < len(without)  # mid/side pays here

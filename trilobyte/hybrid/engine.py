@@ -30,10 +30,27 @@ def _samples(samples: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(samples, dtype=np.int64)
 
 
-def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int) -> bytes:
-    """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages)."""
+def stereo_mode(x: np.ndarray) -> int:
+    """0 (left, right), 1 (left, side) or 2 (mid, side): the pair with the smallest sum of absolute
+    second-order differences, as FLAC chooses its channel assignment; 0 for mono."""
+    if x.shape[1] != 2 or x.shape[0] < 3:
+        return 0
+    left, right = x[:, 0], x[:, 1]
+    cost = [float(np.abs(np.diff(c, 2)).sum()) for c in (left, right, (left + right) >> 1, left - right)]
+    pairs = (cost[0] + cost[1], cost[0] + cost[3], cost[2] + cost[3])
+    return int(np.argmin(pairs))  # the first of equal costs
+
+
+def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
+                 stereo: int | None = None) -> bytes:
+    """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
+    stereo mode is :func:`stereo_mode`'s unless given)."""
     x = _samples(samples)
-    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate)
+    if stereo is None:
+        stereo = stereo_mode(x)
+    elif stereo not in (0, 1, 2):
+        raise ValueError(f"stereo mode must be 0, 1 or 2, not {stereo}")
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo)
     size = x.size * 2 + 64
     while True:
         words = np.zeros(size, dtype=np.uint32)
@@ -66,7 +83,7 @@ def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int
     rows = x.size
     feats = np.zeros((rows, settings.features), dtype=np.int64)
     aux = np.zeros((rows, 3), dtype=np.int64)
-    cfg = settings.kernel_config(bit_depth, x.shape[1], sample_rate)
+    cfg = settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo_mode(x))
     dummy = [np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)] * 2 + [
         np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64)]
     kernel.run_frame(kernel.FEATURES, x, cfg, *dummy, sigmoid_table(), exp2_table(),

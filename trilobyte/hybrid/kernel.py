@@ -17,7 +17,8 @@ Per channel and sample, with the history before the frame taken as zero:
    and errors are clamped to +-2**26. The prediction ``P`` is the sum of the stages'
    predictions, clamped to the sample range (without the cascade: the previous sample).
 2. features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
-   prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual.
+   prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual,
+   and (context features) whether the wide stages run and the bit depth.
 3. the network (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per
    component a weight (log2 domain), a centre offset and a log2 width relative to ``A``.
 4. the residual ``r = x - P`` falls in a bin ``q = r >> s`` of width ``2**s`` (``s`` from ``A``); the bins
@@ -314,7 +315,9 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     lo_val = -(1 << (bits - 1))
     hi_val = (1 << (bits - 1)) - 1
     x_shift = bits - 20 if bits > 20 else 0
-    n_feat = 2 * hist + 9
+    wide = cfg[18]
+    stereo = cfg[20] if channels == 2 else -1  # -1: no stereo mode in the stream (older models)
+    n_feat = 2 * hist + 9 + (2 if cfg[19] else 0)
 
     length = PAD + n_samples
     xh = np.zeros((channels, length), dtype=np.int64)
@@ -358,9 +361,38 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     else:
         rc.encoder_init(st, io)
 
+    # the stereo mode (2 uniform bits first in the stream): 0 left and right, 1 left and right - left,
+    # 2 mid (left + right) >> 1 and side left - right; a side channel has one bit more of range
+    joint = 0
+    if stereo >= 0:
+        if mode == DECODE:
+            joint = decode_uniform(st, io, words, 2)
+            if joint < 0 or joint > 2:
+                return BAD_DATA, io[0]
+        else:
+            joint = stereo
+            if mode == ENCODE:
+                encode_uniform(st, io, words, joint, 2)
+    lo_c = np.full(channels, lo_val, dtype=np.int64)
+    hi_c = np.full(channels, hi_val, dtype=np.int64)
+    shift_c = np.full(channels, x_shift, dtype=np.int64)
+    if joint > 0:
+        lo_c[1] = -(1 << bits)
+        hi_c[1] = (1 << bits) - 1
+        shift_c[1] = bits + 1 - 20 if bits + 1 > 20 else 0
+    y = np.zeros(channels, dtype=np.int64)
+
     row = 0
     for n in range(n_samples):
         t = PAD + n
+        if mode != DECODE:
+            for c in range(channels):
+                y[c] = x[n, c]
+            if joint == 1:
+                y[1] = x[n, 1] - x[n, 0]
+            elif joint == 2:
+                y[0] = (x[n, 0] + x[n, 1]) >> 1
+                y[1] = x[n, 0] - x[n, 1]
         for c in range(channels):
             # -- the cascade's prediction
             if lpc_order > 0 and n % lpc_every == 0 and n > 0:
@@ -380,10 +412,10 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             p1 = stage_predict(wt1[c], u1[c], t, o1)
             p2 = stage_predict(wt2[c], u2[c], t, o2)
             pred = pre + pl + p0 + p1 + p2
-            if pred < lo_val:
-                pred = lo_val
-            elif pred > hi_val:
-                pred = hi_val
+            if pred < lo_c[c]:
+                pred = lo_c[c]
+            elif pred > hi_c[c]:
+                pred = hi_c[c]
 
             # -- features and the network
             a = a_res[c]
@@ -402,6 +434,9 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             f[j + 6] = last_norm[1 - c] if channels == 2 else 0
             f[j + 7] = (1 << FEATURE_BITS) if channels == 2 else 0
             f[j + 8] = (1 << FEATURE_BITS) if c == 1 else 0
+            if n_feat > j + 9:
+                f[j + 9] = wide << FEATURE_BITS
+                f[j + 10] = ((bits - 16) << FEATURE_BITS) >> 3
             s = bit_length(a >> 4) - bin_bits
             if s < 0:
                 s = 0
@@ -468,11 +503,11 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
                     return BAD_DATA, io[0]
                 r = (q << s) + low_bits
                 value = pred + r
-                if value < lo_val or value > hi_val:
+                if value < lo_c[c] or value > hi_c[c]:
                     return BAD_VALUE, io[0]
-                x[n, c] = value
+                y[c] = value
             else:
-                value = x[n, c]
+                value = y[c]
                 r = value - pred
                 if mode == ENCODE:
                     q = r >> s
@@ -501,7 +536,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
 
             # -- adapt, knowing the sample
             xh[c, t] = value
-            xs[c, t] = value >> x_shift
+            xs[c, t] = value >> shift_c[c]
             d[c, t] = value - ((31 * xh[c, t - 1]) >> 5)
             if lpc_order > 0:
                 lpc_update(acf[c], xs[c], t, lpc_order, lpc_decay)
@@ -549,6 +584,22 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             last_norm[c] = normalized(r_final, a, inv_a)
             a_res[c] = abs_mean_step(a, r_final, scale_shift)
             a_slow[c] = abs_mean_step(a_slow[c], r_final, 7)
+        if mode == DECODE:
+            if joint == 0:
+                for c in range(channels):
+                    x[n, c] = y[c]
+            else:
+                if joint == 1:
+                    left = y[0]
+                    right = y[1] + y[0]
+                else:
+                    total = (y[0] << 1) + (y[1] & 1)  # left + right: its parity is the side's
+                    left = (total + y[1]) >> 1
+                    right = (total - y[1]) >> 1
+                if left < lo_val or left > hi_val or right < lo_val or right > hi_val:
+                    return BAD_VALUE, io[0]
+                x[n, 0] = left
+                x[n, 1] = right
 
     if mode == ENCODE:
         used = rc.finish(st, io, words)

@@ -10,7 +10,9 @@ import numpy as np
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
 # fields added after the first saved models, at the values that reproduce their kernel
-LEGACY = {"nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0}
+LEGACY = {
+    "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "context_features": False, "stereo_modes": False
+}
 
 
 class SettingsError(ValueError):
@@ -36,7 +38,10 @@ class HybridSettings:
     ``stereo_taps``: the other channel's LPC residuals stage 0 sees (the second channel's include the
     first one's current one); ``scale_shift``: adaptation shift of the running residual scale;
     ``wide_orders`` and ``wide_rates`` replace ``orders`` and ``rates`` for audio sampled at
-    ``wide_from`` Hz or more (0: never), where a long stage pays.
+    ``wide_from`` Hz or more (0: never), where a long stage pays; ``context_features``: the network also
+    sees whether the wide stages run and the bit depth, so it can treat each kind of audio its own way;
+    ``stereo_modes``: each stereo frame codes left/right, left/side or mid/side, the encoder's choice
+    (by FLAC's rule: the smallest sum of second-order differences) written first in the frame.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -60,6 +65,8 @@ class HybridSettings:
     wide_orders: tuple[int, ...] = (32, 256, 16)
     wide_rates: tuple[int, ...] = (4, 8, 4)
     wide_from: int = 32000
+    context_features: bool = True
+    stereo_modes: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -97,8 +104,8 @@ class HybridSettings:
 
     @property
     def features(self) -> int:
-        """Inputs of the network: two histories and nine scalars."""
-        return 2 * self.history + 9
+        """Inputs of the network: two histories and nine scalars (eleven with the context features)."""
+        return 2 * self.history + 9 + 2 * int(self.context_features)
 
     @property
     def outputs(self) -> int:
@@ -128,8 +135,9 @@ class HybridSettings:
             return self.wide_orders, self.wide_rates
         return self.orders, self.rates
 
-    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int) -> np.ndarray:
-        """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`)."""
+    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0) -> np.ndarray:
+        """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`); ``stereo``: the
+        encoder's stereo mode (ignored without ``stereo_modes``, and by the decoder, which reads it)."""
         orders, rates = self.stages(sample_rate)
         orders = orders if self.cascade else (0, 0, 0)
         return np.array(
@@ -148,6 +156,9 @@ class HybridSettings:
                 int(self.nlms),
                 self.stereo_taps,
                 self.scale_shift,
+                int(bool(self.wide_from) and sample_rate >= self.wide_from),
+                int(self.context_features),
+                stereo if self.stereo_modes else -1,
             ],
             dtype=np.int64,
         )
