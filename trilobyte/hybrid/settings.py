@@ -39,7 +39,8 @@ class HybridSettings:
     first one's current one); ``scale_shift``: adaptation shift of the running residual scale;
     ``wide_orders`` and ``wide_rates`` replace ``orders`` and ``rates`` for audio sampled at
     ``wide_from`` Hz or more (0: never), where a long stage pays; ``context_features``: the network also
-    sees whether the wide stages run and the bit depth, so it can treat each kind of audio its own way;
+    sees whether the wide stages run, so it can treat each kind of audio its own way (not the bit depth:
+    trained on 16 and 24 bits, it would meet an unseen value at 8);
     ``stereo_modes``: each stereo frame codes left/right, left/side or mid/side, the encoder's choice
     (by FLAC's rule: the smallest sum of second-order differences) written first in the frame.
 
@@ -104,8 +105,8 @@ class HybridSettings:
 
     @property
     def features(self) -> int:
-        """Inputs of the network: two histories and nine scalars (eleven with the context features)."""
-        return 2 * self.history + 9 + 2 * int(self.context_features)
+        """Inputs of the network: two histories and nine scalars (ten with the context feature)."""
+        return 2 * self.history + 9 + int(self.context_features)
 
     @property
     def outputs(self) -> int:
