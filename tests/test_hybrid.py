@@ -19,7 +19,7 @@ from trilobyte.hybrid import __main__ as cli
 from trilobyte.hybrid import codec, engine, method
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
-from trilobyte.hybrid.settings import HybridSettings
+from trilobyte.hybrid.settings import LEGACY, HybridSettings
 from trilobyte.leakage import CLIPS_FILE, LeakageError
 
 SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
@@ -223,9 +223,12 @@ def test_evaluate_cli_refuses_trained_clips_unless_allowed(model_dir: Path, tmp_
 
 
 def test_settings_saved_before_a_field_existed_keep_the_kernel_they_were_made_with() -> None:
-    old = {k: v for k, v in HybridSettings().to_dict().items() if k not in ("nlms", "stereo_taps", "scale_shift")}
+    old = {k: v for k, v in HybridSettings().to_dict().items() if k not in LEGACY}
+    assert len(old) == 12  # the first models' fields
     loaded = HybridSettings.from_dict(old)
     assert (loaded.nlms, loaded.stereo_taps, loaded.scale_shift) == (False, 2, 4)
+    assert (loaded.wide_from, loaded.context_features, loaded.stereo_modes) == (0, False, False)
+    assert loaded.stages(96000) == (loaded.orders, loaded.rates)
     assert loaded.identity() == old  # so an old model's id (a hash of its settings) is unchanged
     assert HybridSettings.from_dict(HybridSettings().to_dict()) == HybridSettings()
 

@@ -11,7 +11,8 @@ FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
-    "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "context_features": False, "stereo_modes": False
+    "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
+    "wide_rates": [4, 8, 4], "context_features": False, "stereo_modes": False,
 }
 
 
