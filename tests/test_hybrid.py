@@ -259,3 +259,14 @@ def test_each_stereo_mode_is_chosen_and_round_trips_at_full_scale(model_dir: Pat
     without = engine.encode_frame(legacy, x, depth, 44100)
     assert np.array_equal(engine.decode_frame(legacy, without, len(x), 2, depth, 44100), x)
     assert len(engine.encode_frame(model, x, depth, 44100)) < len(without)  # mid/side pays here
+
+
+@pytest.mark.parametrize("depth,channels", [(8, 1), (24, 2)])
+def test_a_network_that_sees_the_depth_round_trips(depth: int, channels: int) -> None:
+    model = random_model(5, replace(SMALL, context_features=2))
+    assert model.settings.features == SMALL.features + 1
+    x = synth(2000, channels, depth, seed=depth)
+    payload = engine.encode_frame(model, x, depth, 48000)
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth, 48000), x)
+    feats, _ = engine.frame_features(model.settings, x, depth, 48000)
+    assert set(feats[:, -1]) == {(depth - 16) * 128} and set(feats[:, -2]) == {1024}  # bit depth, wide stages

@@ -18,7 +18,7 @@ Per channel and sample, with the history before the frame taken as zero:
    predictions, clamped to the sample range (without the cascade: the previous sample).
 2. features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
    prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual,
-   and (the context feature) whether the wide stages run.
+   and (context features) whether the wide stages run and the bit depth.
 3. the network (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per
    component a weight (log2 domain), a centre offset and a log2 width relative to ``A``.
 4. the residual ``r = x - P`` falls in a bin ``q = r >> s`` of width ``2**s`` (``s`` from ``A``); the bins
@@ -317,7 +317,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     x_shift = bits - 20 if bits > 20 else 0
     wide = cfg[18]
     stereo = cfg[20] if channels == 2 else -1  # -1: no stereo mode in the stream (older models)
-    n_feat = 2 * hist + 9 + (1 if cfg[19] else 0)
+    n_feat = 2 * hist + 9 + cfg[19]
 
     length = PAD + n_samples
     xh = np.zeros((channels, length), dtype=np.int64)
@@ -436,6 +436,8 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             f[j + 8] = (1 << FEATURE_BITS) if c == 1 else 0
             if n_feat > j + 9:
                 f[j + 9] = wide << FEATURE_BITS
+            if n_feat > j + 10:
+                f[j + 10] = ((bits - 16) << FEATURE_BITS) >> 3
             s = bit_length(a >> 4) - bin_bits
             if s < 0:
                 s = 0

@@ -12,7 +12,7 @@ MAX_ORDER = 1024
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
-    "wide_rates": [4, 8, 4], "context_features": False, "stereo_modes": False,
+    "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False,
 }
 
 
@@ -39,9 +39,9 @@ class HybridSettings:
     ``stereo_taps``: the other channel's LPC residuals stage 0 sees (the second channel's include the
     first one's current one); ``scale_shift``: adaptation shift of the running residual scale;
     ``wide_orders`` and ``wide_rates`` replace ``orders`` and ``rates`` for audio sampled at
-    ``wide_from`` Hz or more (0: never), where a long stage pays; ``context_features``: the network also
-    sees whether the wide stages run, so it can treat each kind of audio its own way (not the bit depth:
-    trained on 16 and 24 bits, it would meet an unseen value at 8);
+    ``wide_from`` Hz or more (0: never), where a long stage pays; ``context_features``: how many of
+    (whether the wide stages run, the bit depth) the network also sees, so it can treat each kind of audio
+    its own way (a model that sees the depth must be trained on every depth it will meet);
     ``stereo_modes``: each stereo frame codes left/right, left/side or mid/side, the encoder's choice
     (by FLAC's rule: the smallest sum of second-order differences) written first in the frame.
 
@@ -65,9 +65,9 @@ class HybridSettings:
     stereo_taps: int = 16
     scale_shift: int = 4
     wide_orders: tuple[int, ...] = (32, 256, 16)
-    wide_rates: tuple[int, ...] = (4, 8, 4)
+    wide_rates: tuple[int, ...] = (4, 5, 4)
     wide_from: int = 32000
-    context_features: bool = True
+    context_features: int = 1
     stereo_modes: bool = True
 
     def __post_init__(self) -> None:
@@ -83,6 +83,9 @@ class HybridSettings:
                 raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {orders}")
             if not all(4 <= r <= 40 for r in rates):
                 raise SettingsError(f"stage rates are shifts from 4 to 40, not {rates}")
+        object.__setattr__(self, "context_features", int(self.context_features))
+        if not 0 <= self.context_features <= 2:
+            raise SettingsError(f"context_features must be 0, 1 or 2, not {self.context_features}")
         if self.wide_from < 0:
             raise SettingsError(f"wide_from is a sample rate (0: never), not {self.wide_from}")
         if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 16 or not 1 <= self.lpc_every <= 4096:
@@ -106,8 +109,8 @@ class HybridSettings:
 
     @property
     def features(self) -> int:
-        """Inputs of the network: two histories and nine scalars (ten with the context feature)."""
-        return 2 * self.history + 9 + int(self.context_features)
+        """Inputs of the network: two histories, nine scalars and the context features."""
+        return 2 * self.history + 9 + self.context_features
 
     @property
     def outputs(self) -> int:
@@ -159,7 +162,7 @@ class HybridSettings:
                 self.stereo_taps,
                 self.scale_shift,
                 int(bool(self.wide_from) and sample_rate >= self.wide_from),
-                int(self.context_features),
+                self.context_features,
                 stereo if self.stereo_modes else -1,
             ],
             dtype=np.int64,
