@@ -202,6 +202,9 @@ def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
     assert model.training["datasets"] == [{"name": ds.name, "split": "train", "fingerprint": ds.fingerprint}]
     assert model.training["valid"][0]["split"] == "valid"
     assert model.training["training_clips"]["count"] == len(ds.refs) and (out / CLIPS_FILE).exists()
+    with pytest.raises(SystemExit) as refused:
+        train.main([*argv, "--split", "test"])  # the evaluation split, not asked for on purpose
+    assert refused.value.code == 2
     with pytest.raises(LeakageError, match="decided from its list of training clips"):
         method.make_estimator(model=out).check_dataset(ds)
     result = method.make_estimator(model=out).estimate_rate(get_dataset("demo-speech48", split="test"))
