@@ -51,9 +51,8 @@ def hybrid(x: np.ndarray, model: str) -> None:
 
 
 def flac(x: np.ndarray) -> None:
-    from baselines.flac_codec import FlacSettings
-
-    from baselines import flac_codec
+    from baselines.flac import codec as flac_codec
+    from baselines.flac.codec import FlacSettings
 
     start = time.perf_counter()
     data = flac_codec.encode(x, 44100, 16, FlacSettings(8))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from trilobyte.hybrid import __main__ as cli
 from trilobyte.hybrid import codec, engine, method
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
-from trilobyte.hybrid.settings import HybridSettings
+from trilobyte.hybrid.settings import LEGACY, HybridSettings
+from trilobyte.leakage import CLIPS_FILE, LeakageError
 
 SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
 
@@ -31,6 +33,11 @@ def random_model(seed: int, settings: HybridSettings = SMALL) -> HybridModel:
     for name in w:
         w[name] = w[name] + rng.normal(0, 0.2, size=w[name].shape)
     return HybridModel(settings, quantize(w), {"datasets": [], "valid": []})
+
+
+def short_music(samples: int) -> np.ndarray:
+    clip = next(c for c in get_dataset("demo-music", split="valid").clips() if c.num_samples > samples + 5000)
+    return clip.samples[5000 : 5000 + samples].astype(np.int64)
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +66,22 @@ def test_range_coder_writes_constrictions_words() -> None:
         assert np.array_equal(coding.decode_symbols(data, tables), symbols)
 
 
-@pytest.mark.parametrize("depth,channels", [(8, 1), (16, 2), (24, 2), (24, 1)])
-def test_frames_round_trip_exactly(model_dir: Path, depth: int, channels: int) -> None:
+@pytest.mark.parametrize("depth,channels,rate", [(8, 1, 8000), (16, 2, 44100), (24, 2, 96000), (24, 1, 16000)])
+def test_frames_round_trip_exactly(model_dir: Path, depth: int, channels: int, rate: int) -> None:
     model = load(model_dir)
     x = synth(3000, channels, depth, seed=depth)
-    payload = engine.encode_frame(model, x, depth)
+    payload = engine.encode_frame(model, x, depth, rate)
     assert len(payload) < x.size * depth // 8  # it compresses
-    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth), x)
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth, rate), x)
+
+
+def test_the_sample_rate_picks_the_stages() -> None:
+    assert SMALL.stages(44100) == (SMALL.wide_orders, SMALL.wide_rates) != SMALL.stages(8000)
+    assert SMALL.stages(8000) == (SMALL.orders, SMALL.rates)
+    assert replace(SMALL, wide_from=0).stages(192000) == (SMALL.orders, SMALL.rates)
+    x = short_music(4000)
+    wide, narrow = (engine.frame_features(SMALL, x, 16, rate)[1][:, 0] for rate in (32000, 31999))
+    assert not np.array_equal(wide, narrow)  # the residuals differ: another cascade ran
 
 
 def test_escapes_silence_and_extremes_round_trip(model_dir: Path) -> None:
@@ -73,8 +89,8 @@ def test_escapes_silence_and_extremes_round_trip(model_dir: Path) -> None:
     x = np.zeros((2000, 2), dtype=np.int64)
     x[500::97] = 8_388_607  # full-scale spikes after silence: escape codes
     x[501::89] = -8_388_608
-    payload = engine.encode_frame(model, x, 24)
-    assert np.array_equal(engine.decode_frame(model, payload, 2000, 2, 24), x)
+    payload = engine.encode_frame(model, x, 24, 48000)
+    assert np.array_equal(engine.decode_frame(model, payload, 2000, 2, 24, 48000), x)
 
 
 def test_real_speech_beats_raw_and_files_round_trip(model_dir: Path, tmp_path: Path) -> None:
@@ -161,8 +177,12 @@ def test_estimator_codes_verifies_and_refuses_training_data(model_dir: Path, tmp
     trained = HybridModel(SMALL, load(model_dir).weights,
                           {"datasets": [{"name": "demo-speech48", "split": "test", "fingerprint": ds.fingerprint}]})
     leaky = method.HybridCoder(str(trained.save(tmp_path / "leaky")))
-    with pytest.raises(method.LeakageError):
+    with pytest.raises(LeakageError, match="trained on 1 of the 1 clips"):
         leaky.estimate_rate(ds)
+    marked = method.make_estimator(model=tmp_path / "leaky", allow_trained_clips=True).estimate_rate(ds)
+    assert marked.extra["trained_on_evaluated_clips"]
+    assert marked.extra["trained_clips_check"] == "dataset names and splits"
+    assert result.extra["trained_on_evaluated_clips"] is False
 
 
 def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
@@ -185,5 +205,75 @@ def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
     ds = get_dataset("demo-speech48", split="train")
     assert model.training["datasets"] == [{"name": ds.name, "split": "train", "fingerprint": ds.fingerprint}]
     assert model.training["valid"][0]["split"] == "valid"
+    assert model.training["training_clips"]["count"] == len(ds.refs) and (out / CLIPS_FILE).exists()
+    with pytest.raises(SystemExit) as refused:
+        train.main([*argv, "--split", "test"])  # the evaluation split, not asked for on purpose
+    assert refused.value.code == 2
+    with pytest.raises(LeakageError, match="decided from its list of training clips"):
+        method.make_estimator(model=out).check_dataset(ds)
     result = method.make_estimator(model=out).estimate_rate(get_dataset("demo-speech48", split="test"))
     assert not result.failures and result.rate > 2.0
+
+
+def test_evaluate_cli_refuses_trained_clips_unless_allowed(model_dir: Path, tmp_path: Path) -> None:
+    from trilobyte.hybrid import evaluate
+
+    record = {"datasets": [{"name": "demo-speech48", "split": "test"}]}
+    leaky = HybridModel(SMALL, load(model_dir).weights, record).save(tmp_path / "leaky")
+    argv = ["--model", str(leaky), "--dataset", "demo-speech48", "--split", "test", "--out", str(tmp_path / "r"),
+            "--no-progress"]
+    assert evaluate.main(argv) == 2
+    assert not list((tmp_path / "r").rglob("*.json"))
+    assert evaluate.main([*argv, "--allow-trained-clips"]) == 0
+    saved = [json.loads(p.read_text()) for p in (tmp_path / "r").rglob("*.json")]
+    assert [s["extra"]["trained_on_evaluated_clips"] for s in saved] == [True]
+
+
+def test_settings_saved_before_a_field_existed_keep_the_kernel_they_were_made_with() -> None:
+    old = {k: v for k, v in HybridSettings().to_dict().items() if k not in LEGACY}
+    assert len(old) == 12  # the first models' fields
+    loaded = HybridSettings.from_dict(old)
+    assert (loaded.nlms, loaded.stereo_taps, loaded.scale_shift) == (False, 2, 4)
+    assert (loaded.wide_from, loaded.context_features, loaded.stereo_modes) == (0, False, False)
+    assert loaded.stages(96000) == (loaded.orders, loaded.rates)
+    assert loaded.identity() == old  # so an old model's id (a hash of its settings) is unchanged
+    assert HybridSettings.from_dict(HybridSettings().to_dict()) == HybridSettings()
+
+
+@pytest.mark.parametrize("depth", [16, 24])
+def test_each_stereo_mode_is_chosen_and_round_trips_at_full_scale(model_dir: Path, depth: int) -> None:
+    model = load(model_dir)
+    top = (1 << (depth - 1)) - 1
+    music = short_music(3000)[:, :1] << (depth - 16)
+    other = music[::-1] // 8  # another, quieter sound
+    cases = {
+        0: np.concatenate([music, music[::-1]], axis=1),  # unrelated channels
+        1: np.concatenate([music, music], axis=1),  # identical: left and side
+        2: np.clip(np.concatenate([music + other, music - other], axis=1), -top - 1, top),  # mid and side
+    }
+    for expected, x in cases.items():
+        assert engine.stereo_mode(x) == expected
+        payload = engine.encode_frame(model, x, depth, 44100)
+        assert np.array_equal(engine.decode_frame(model, payload, len(x), 2, depth, 44100), x), expected
+    extremes = cases[1].copy()
+    extremes[1000:1100:2] = [top, -top - 1]  # the side's extremes: one bit beyond the depth
+    extremes[1001:1100:2] = [-top - 1, top]
+    for forced in (0, 1, 2):
+        payload = engine.encode_frame(model, extremes, depth, 44100, stereo=forced)
+        assert np.array_equal(engine.decode_frame(model, payload, 3000, 2, depth, 44100), extremes), forced
+    legacy = HybridModel(replace(SMALL, stereo_modes=False), model.weights, {})
+    x = cases[2]
+    without = engine.encode_frame(legacy, x, depth, 44100)
+    assert np.array_equal(engine.decode_frame(legacy, without, len(x), 2, depth, 44100), x)
+    assert len(engine.encode_frame(model, x, depth, 44100)) < len(without)  # mid/side pays here
+
+
+@pytest.mark.parametrize("depth,channels", [(8, 1), (24, 2)])
+def test_a_network_that_sees_the_depth_round_trips(depth: int, channels: int) -> None:
+    model = random_model(5, replace(SMALL, context_features=2))
+    assert model.settings.features == SMALL.features + 1
+    x = synth(2000, channels, depth, seed=depth)
+    payload = engine.encode_frame(model, x, depth, 48000)
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth, 48000), x)
+    feats, _ = engine.frame_features(model.settings, x, depth, 48000)
+    assert set(feats[:, -1]) == {(depth - 16) * 128} and set(feats[:, -2]) == {1024}  # bit depth, wide stages

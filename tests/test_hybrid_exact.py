@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ pytest.importorskip("numba")
 
 from tests.test_hybrid import SMALL, random_model
 from trilobyte.datasets import get_dataset
-from trilobyte.hybrid import codec
+from trilobyte.hybrid import codec, engine
+from trilobyte.hybrid.settings import HybridSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DECODE = """
@@ -51,11 +53,24 @@ def short_stereo(samples: int) -> np.ndarray:
     return clip.samples[5000 : 5000 + samples].astype(np.int64)
 
 
-@pytest.mark.parametrize("depth", [16, 24])
-def test_plain_python_and_numba_decode_the_same_file(tmp_path: Path, depth: int) -> None:
-    settings = SMALL
+LEGACY = replace(SMALL, nlms=False, stereo_taps=2, rates=(24, 22, 22), lpc_decay=14, wide_from=0,
+                 context_features=False, stereo_modes=False)
+
+
+def mid_side(x: np.ndarray) -> np.ndarray:
+    """Two channels that share most of their sound: coded as mid and side."""
+    other = x[::-1, :1] // 8
+    return np.concatenate([x[:, :1] + other, x[:, :1] - other], axis=1)
+
+
+@pytest.mark.parametrize(("depth", "settings", "stereo"), [(16, SMALL, 0), (24, SMALL, 2), (16, LEGACY, 0)],
+                         ids=["16-nlms", "24-nlms-mid-side", "16-first-kernel"])
+def test_plain_python_and_numba_decode_the_same_file(tmp_path: Path, depth: int, settings: HybridSettings,
+                                                     stereo: int) -> None:
     model_dir = random_model(3, settings).save(tmp_path / "model")
-    x = short_stereo(240) << (depth - 16)
+    x = short_stereo(240) if stereo == 0 else mid_side(short_stereo(240))
+    x = x << (depth - 16)
+    assert engine.stereo_mode(x) == stereo
     path = tmp_path / "clip.trh"
     path.write_bytes(codec.encode(x, 44100, depth, model_dir).data)
     expected = hashlib.sha256(np.ascontiguousarray(x, dtype="<i8").tobytes()).hexdigest()

@@ -72,15 +72,15 @@ def _check_audio(samples: np.ndarray, bit_depth: int) -> np.ndarray:
     return samples.astype(np.int64)
 
 
-def _encode_job(job: tuple[str, np.ndarray, int]) -> bytes:
-    directory, frame, bit_depth = job
-    return engine.encode_frame(get_model(directory), frame, bit_depth)
+def _encode_job(job: tuple[str, np.ndarray, int, int]) -> bytes:
+    directory, frame, bit_depth, sample_rate = job
+    return engine.encode_frame(get_model(directory), frame, bit_depth, sample_rate)
 
 
-def _decode_job(job: tuple[str, bytes, int, int, int, int]) -> np.ndarray:
-    directory, payload, length, channels, bit_depth, index = job
+def _decode_job(job: tuple[str, bytes, int, int, int, int, int]) -> np.ndarray:
+    directory, payload, length, channels, bit_depth, sample_rate, index = job
     try:
-        return engine.decode_frame(get_model(directory), payload, length, channels, bit_depth)
+        return engine.decode_frame(get_model(directory), payload, length, channels, bit_depth, sample_rate)
     except engine.FrameError as err:
         raise CodecError(f"frame {index}: {err}") from err
 
@@ -108,7 +108,8 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, model_dir: Pat
     model = get_model(model_dir)
     bounds = engine.frames(samples.shape[0], model.settings.frame_samples)
     frames = [samples[a:b] for a, b in bounds]
-    payloads = _run(_encode_job, [(str(Path(model_dir).resolve()), f, bit_depth) for f in frames], workers)
+    directory = str(Path(model_dir).resolve())
+    payloads = _run(_encode_job, [(directory, f, bit_depth, sample_rate) for f in frames], workers)
     header = {
         "format": FORMAT,
         "model": model_header(model),
@@ -201,7 +202,7 @@ def decode(data: bytes, model_dir: Path | str, workers: int = 1) -> tuple[np.nda
     check_model(parsed.header, model, model_dir)
     bounds = engine.frames(info.num_samples, info.frame_samples)
     directory = str(Path(model_dir).resolve())
-    jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, i)
+    jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, info.sample_rate, i)
             for i, ((a, b), f) in enumerate(zip(bounds, parsed.frames, strict=True))]
     frames = _run(_decode_job, jobs, workers)
     for index, (frame, stored) in enumerate(zip(frames, parsed.frames, strict=True)):

@@ -30,10 +30,27 @@ def _samples(samples: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(samples, dtype=np.int64)
 
 
-def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int) -> bytes:
-    """The frame's words (little-endian uint32) under ``model``."""
+def stereo_mode(x: np.ndarray) -> int:
+    """0 (left, right), 1 (left, side) or 2 (mid, side): the pair with the smallest sum of absolute
+    second-order differences, as FLAC chooses its channel assignment; 0 for mono."""
+    if x.shape[1] != 2 or x.shape[0] < 3:
+        return 0
+    left, right = x[:, 0], x[:, 1]
+    cost = [float(np.abs(np.diff(c, 2)).sum()) for c in (left, right, (left + right) >> 1, left - right)]
+    pairs = (cost[0] + cost[1], cost[0] + cost[3], cost[2] + cost[3])
+    return int(np.argmin(pairs))  # the first of equal costs
+
+
+def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
+                 stereo: int | None = None) -> bytes:
+    """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
+    stereo mode is :func:`stereo_mode`'s unless given)."""
     x = _samples(samples)
-    cfg = model.settings.kernel_config(bit_depth, x.shape[1])
+    if stereo is None:
+        stereo = stereo_mode(x)
+    elif stereo not in (0, 1, 2):
+        raise ValueError(f"stereo mode must be 0, 1 or 2, not {stereo}")
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo)
     size = x.size * 2 + 64
     while True:
         words = np.zeros(size, dtype=np.uint32)
@@ -44,13 +61,14 @@ def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int) -> byt
         size = used + 64  # the first guess was too small: the count is exact now
 
 
-def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int) -> np.ndarray:
+def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
+                 sample_rate: int) -> np.ndarray:
     """Exact inverse of :func:`encode_frame`: ``(num_samples, channels)`` int64."""
     if len(payload) % 4:
         raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     x = np.zeros((num_samples, channels), dtype=np.int64)
-    cfg = model.settings.kernel_config(bit_depth, channels)
+    cfg = model.settings.kernel_config(bit_depth, channels, sample_rate)
     status, _ = kernel.run_frame(kernel.DECODE, x, cfg, *model.kernel_weights(), sigmoid_table(), exp2_table(),
                                  words, *_empty(model.settings))
     if status != kernel.OK:
@@ -58,13 +76,14 @@ def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels:
     return x
 
 
-def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int) -> tuple[np.ndarray, np.ndarray]:
+def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int,
+                   sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """The network's integer inputs ``(n * channels, features)`` and ``(residual, scale, bin shift)`` rows."""
     x = _samples(samples)
     rows = x.size
     feats = np.zeros((rows, settings.features), dtype=np.int64)
     aux = np.zeros((rows, 3), dtype=np.int64)
-    cfg = settings.kernel_config(bit_depth, x.shape[1])
+    cfg = settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo_mode(x))
     dummy = [np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)] * 2 + [
         np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64)]
     kernel.run_frame(kernel.FEATURES, x, cfg, *dummy, sigmoid_table(), exp2_table(),

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from trilobyte.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.datasets import DEMO_NATIVE, Dataset
-from trilobyte.hybrid.method import MODES, PACKAGES, HybridCoder, LeakageError
+from trilobyte.hybrid.method import MODES, PACKAGES, HybridCoder
 from trilobyte.hybrid.model import ModelError
+from trilobyte.leakage import LeakageError
 from trilobyte.protocol import RateResult
 from trilobyte.results import ResultStore
 from trilobyte.runner import run_file_coders
@@ -26,11 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trilobyte.hybrid.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, action="append", required=True, help="hybrid model folder (repeatable)")
     parser.add_argument("--mode", choices=MODES, default="coded", help="coded (default) or ideal (encode only)")
+    parser.add_argument(
+        "--allow-trained-clips",
+        action="store_true",
+        help="evaluate even clips the model was trained on (the result is marked); refused otherwise",
+    )
     add_common_args(parser, default_datasets=DEMO_NATIVE)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
-        coders = [HybridCoder(str(m), args.mode) for m in args.model]
+        coders = [HybridCoder(str(m), args.mode, allow_trained_clips=args.allow_trained_clips) for m in args.model]
         for c in coders:
             c.model  # noqa: B018 - load now, so a bad folder is a usage error
     except (ModelError, ValueError) as err:

@@ -9,13 +9,16 @@ Per channel and sample, with the history before the frame taken as zero:
 
 1. an LPC stage (coefficients with 20 fractional bits, re-solved every ``lpc_every`` samples by an
    integer Levinson-Durbin recursion from an exponentially windowed autocorrelation of the past) predicts
-   ``x``; NLMS stages predict its residual (stage 0, order ``orders[0]``, plus two taps of the other
-   channel's LPC residual: the second channel sees the first one's current one), stage 0's residual
-   (stage 1) and stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by sign-error
-   LMS normalized by its input's running magnitude. The prediction ``P`` is the sum of the stages'
+   ``x``; adaptive stages predict its residual (stage 0, order ``orders[0]``, plus ``stereo_taps`` taps of
+   the other channel's LPC residual: the second channel sees the first one's current one), stage 0's
+   residual (stage 1) and stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by
+   normalized LMS (error times input over the window's energy, kept as an exact running sum) or, in
+   models from before it, by sign-error LMS normalized by its input's running magnitude. Stage inputs
+   and errors are clamped to +-2**26. The prediction ``P`` is the sum of the stages'
    predictions, clamped to the sample range (without the cascade: the previous sample).
 2. features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
-   prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual.
+   prefiltered samples over theirs, the stages' predictions, log scales, the other channel's residual,
+   and (context features) whether the wide stages run and the bit depth.
 3. the network (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per
    component a weight (log2 domain), a centre offset and a log2 width relative to ``A``.
 4. the residual ``r = x - P`` falls in a bin ``q = r >> s`` of width ``2**s`` (``s`` from ``A``); the bins
@@ -38,6 +41,8 @@ OK, BAD_DATA, BAD_VALUE, OVERFLOW = 0, 1, 2, 3
 PAD = MAX_ORDER + 2
 W_BITS = 16
 W_CLIP = 1 << 24
+U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies stay below 2**62
+STEREO_MAX = 32
 FEATURE_BITS = 10
 FEATURE_CLIP = 8 << FEATURE_BITS
 NET_BITS = 12
@@ -53,6 +58,11 @@ def bit_length(v: int) -> int:
         v >>= 1
         n += 1
     return n
+
+
+@njit(cache=True)
+def clamp(v: int, lim: int) -> int:
+    return lim if v > lim else (-lim if v < -lim else v)
 
 
 @njit(cache=True)
@@ -191,6 +201,23 @@ def stage_update(w: np.ndarray, u: np.ndarray, n: int, order: int, err: int, inv
 
 
 @njit(cache=True)
+def nlms_update(w: np.ndarray, u: np.ndarray, n: int, order: int, err: int, energy: int, rate: int) -> None:
+    """Normalized LMS step: w[i] += err u[n-1-i] 2**(16-rate) / (energy + 16 order), rounded, clipped.
+
+    ``g = err 2**30 // (energy + 16 order)`` (|err| < 2**27), then ``(g u + half) >> (14 + rate)``; since
+    ``energy >= u**2``, ``|g u| < 2**30 |err| / |u| < 2**57``.
+    """
+    if err == 0 or order == 0:
+        return
+    g = (err << 30) // (energy + (order << 4))
+    sh = 14 + rate
+    half = 1 << (sh - 1)
+    for i in range(order):
+        nw = w[i] + ((g * u[n - 1 - i] + half) >> sh)
+        w[i] = min(max(nw, -W_CLIP), W_CLIP)
+
+
+@njit(cache=True)
 def lpc_update(r: np.ndarray, xs: np.ndarray, t: int, order: int, decay: int) -> None:
     """Exponentially windowed autocorrelation: r[k] += xs[t] xs[t-k] - r[k] >> decay (|xs| < 2**20)."""
     v = xs[t]
@@ -281,11 +308,16 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     half = cfg[12]
     bits = cfg[13]
     pre_coef = 0 if cfg[14] else 32  # without the cascade, the previous sample predicts
+    use_nlms = cfg[15] != 0
+    taps = cfg[16] if channels == 2 and o0 > 0 else 0
+    scale_shift = cfg[17]
     m = 2 * half + 2
     lo_val = -(1 << (bits - 1))
     hi_val = (1 << (bits - 1)) - 1
     x_shift = bits - 20 if bits > 20 else 0
-    n_feat = 2 * hist + 9
+    wide = cfg[18]
+    stereo = cfg[20] if channels == 2 else -1  # -1: no stereo mode in the stream (older models)
+    n_feat = 2 * hist + 9 + cfg[19]
 
     length = PAD + n_samples
     xh = np.zeros((channels, length), dtype=np.int64)
@@ -301,8 +333,10 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     wt0 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     wt1 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     wt2 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
-    wx = np.zeros((channels, 2), dtype=np.int64)
-    cross = np.zeros(2, dtype=np.int64)
+    wx = np.zeros((channels, STEREO_MAX), dtype=np.int64)
+    cross = np.zeros(STEREO_MAX, dtype=np.int64)
+    energy = np.zeros((channels, 3), dtype=np.int64)
+    e_cross = np.zeros(channels, dtype=np.int64)
     a_res = np.full(channels, 16 << 4, dtype=np.int64)
     a_slow = np.full(channels, 16 << 4, dtype=np.int64)
     a_d = np.full(channels, 16 << 4, dtype=np.int64)
@@ -327,9 +361,38 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     else:
         rc.encoder_init(st, io)
 
+    # the stereo mode (2 uniform bits first in the stream): 0 left and right, 1 left and right - left,
+    # 2 mid (left + right) >> 1 and side left - right; a side channel has one bit more of range
+    joint = 0
+    if stereo >= 0:
+        if mode == DECODE:
+            joint = decode_uniform(st, io, words, 2)
+            if joint < 0 or joint > 2:
+                return BAD_DATA, io[0]
+        else:
+            joint = stereo
+            if mode == ENCODE:
+                encode_uniform(st, io, words, joint, 2)
+    lo_c = np.full(channels, lo_val, dtype=np.int64)
+    hi_c = np.full(channels, hi_val, dtype=np.int64)
+    shift_c = np.full(channels, x_shift, dtype=np.int64)
+    if joint > 0:
+        lo_c[1] = -(1 << bits)
+        hi_c[1] = (1 << bits) - 1
+        shift_c[1] = bits + 1 - 20 if bits + 1 > 20 else 0
+    y = np.zeros(channels, dtype=np.int64)
+
     row = 0
     for n in range(n_samples):
         t = PAD + n
+        if mode != DECODE:
+            for c in range(channels):
+                y[c] = x[n, c]
+            if joint == 1:
+                y[1] = x[n, 1] - x[n, 0]
+            elif joint == 2:
+                y[0] = (x[n, 0] + x[n, 1]) >> 1
+                y[1] = x[n, 0] - x[n, 1]
         for c in range(channels):
             # -- the cascade's prediction
             if lpc_order > 0 and n % lpc_every == 0 and n > 0:
@@ -338,21 +401,21 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             pl = lpc_predict(coef[c], xh[c], t, lpc_order)
             inv0 = (1 << 34) // (a_u0[c] + 16)
             p0 = stage_predict(wt0[c], u0[c], t, o0)
-            if channels == 2 and o0 > 0:
-                if c == 1:
-                    cross[0] = u0[0, t]
-                    cross[1] = u0[0, t - 1]
-                else:
-                    cross[0] = u0[1, t - 1]
-                    cross[1] = u0[1, t - 2]
-                p0 += (wx[c, 0] * cross[0] + wx[c, 1] * cross[1] + (1 << (W_BITS - 1))) >> W_BITS
+            if taps > 0:
+                acc = 0
+                e_cross[c] = 0
+                for i in range(taps):
+                    cross[i] = u0[0, t - i] if c == 1 else u0[1, t - 1 - i]
+                    acc += wx[c, i] * cross[i]
+                    e_cross[c] += cross[i] * cross[i]
+                p0 += (acc + (1 << (W_BITS - 1))) >> W_BITS
             p1 = stage_predict(wt1[c], u1[c], t, o1)
             p2 = stage_predict(wt2[c], u2[c], t, o2)
             pred = pre + pl + p0 + p1 + p2
-            if pred < lo_val:
-                pred = lo_val
-            elif pred > hi_val:
-                pred = hi_val
+            if pred < lo_c[c]:
+                pred = lo_c[c]
+            elif pred > hi_c[c]:
+                pred = hi_c[c]
 
             # -- features and the network
             a = a_res[c]
@@ -371,6 +434,10 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             f[j + 6] = last_norm[1 - c] if channels == 2 else 0
             f[j + 7] = (1 << FEATURE_BITS) if channels == 2 else 0
             f[j + 8] = (1 << FEATURE_BITS) if c == 1 else 0
+            if n_feat > j + 9:
+                f[j + 9] = wide << FEATURE_BITS
+            if n_feat > j + 10:
+                f[j + 10] = ((bits - 16) << FEATURE_BITS) >> 3
             s = bit_length(a >> 4) - bin_bits
             if s < 0:
                 s = 0
@@ -437,11 +504,11 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
                     return BAD_DATA, io[0]
                 r = (q << s) + low_bits
                 value = pred + r
-                if value < lo_val or value > hi_val:
+                if value < lo_c[c] or value > hi_c[c]:
                     return BAD_VALUE, io[0]
-                x[n, c] = value
+                y[c] = value
             else:
-                value = x[n, c]
+                value = y[c]
                 r = value - pred
                 if mode == ENCODE:
                     q = r >> s
@@ -470,28 +537,45 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
 
             # -- adapt, knowing the sample
             xh[c, t] = value
-            xs[c, t] = value >> x_shift
+            xs[c, t] = value >> shift_c[c]
             d[c, t] = value - ((31 * xh[c, t - 1]) >> 5)
             if lpc_order > 0:
                 lpc_update(acf[c], xs[c], t, lpc_order, lpc_decay)
-            e_l = value - pre - pl
-            e0 = e_l - p0
-            e1 = e0 - p1
-            e2 = e1 - p2
+            e_l = clamp(value - pre - pl, U_CLIP)
+            e0 = clamp(e_l - p0, U_CLIP)
+            e1 = clamp(e0 - p1, U_CLIP)
+            e2 = clamp(e1 - p2, U_CLIP)
+            if use_nlms:
+                nlms_update(wt0[c], u0[c], t, o0, e0, energy[c, 0] + e_cross[c], r0)
+                if taps > 0 and e0 != 0:
+                    g = (e0 << 30) // (energy[c, 0] + e_cross[c] + (o0 << 4))
+                    for i in range(taps):
+                        nw = wx[c, i] + ((g * cross[i] + (1 << (13 + r0))) >> (14 + r0))
+                        wx[c, i] = min(max(nw, -W_CLIP), W_CLIP)
+                nlms_update(wt1[c], u1[c], t, o1, e1, energy[c, 1], r1)
+                nlms_update(wt2[c], u2[c], t, o2, e2, energy[c, 2], r2)
+            else:
+                stage_update(wt0[c], u0[c], t, o0, e0, inv0, r0)
+                if taps > 0 and e0 != 0:
+                    for i in range(taps):
+                        v = cross[i]
+                        if v != 0:
+                            step = ((v if v > 0 else -v) * inv0) >> r0
+                            if (v > 0) != (e0 > 0):
+                                step = -step
+                            wx[c, i] = min(max(wx[c, i] + step, -W_CLIP), W_CLIP)
+                stage_update(wt1[c], u1[c], t, o1, e1, (1 << 34) // (a_u1[c] + 16), r1)
+                stage_update(wt2[c], u2[c], t, o2, e2, (1 << 34) // (a_u2[c] + 16), r2)
+            # the windows' energies after the sample joins them (the oldest leaves)
+            if o0 > 0:
+                energy[c, 0] += e_l * e_l - u0[c, t - o0] * u0[c, t - o0]
+            if o1 > 0:
+                energy[c, 1] += e0 * e0 - u1[c, t - o1] * u1[c, t - o1]
+            if o2 > 0:
+                energy[c, 2] += e1 * e1 - u2[c, t - o2] * u2[c, t - o2]
             u0[c, t] = e_l
             u1[c, t] = e0
             u2[c, t] = e1
-            stage_update(wt0[c], u0[c], t, o0, e0, inv0, r0)
-            if channels == 2 and o0 > 0 and e0 != 0:
-                for i in range(2):
-                    v = cross[i]
-                    if v != 0:
-                        step = ((v if v > 0 else -v) * inv0) >> r0
-                        if (v > 0) != (e0 > 0):
-                            step = -step
-                        wx[c, i] = min(max(wx[c, i] + step, -W_CLIP), W_CLIP)
-            stage_update(wt1[c], u1[c], t, o1, e1, (1 << 34) // (a_u1[c] + 16), r1)
-            stage_update(wt2[c], u2[c], t, o2, e2, (1 << 34) // (a_u2[c] + 16), r2)
             a_d[c] = abs_mean_step(a_d[c], d[c, t], 4)
             a_u0[c] = abs_mean_step(a_u0[c], e_l, 4)
             a_u1[c] = abs_mean_step(a_u1[c], e0, 4)
@@ -499,8 +583,24 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             r_final = value - pred
             res[c, t] = r_final
             last_norm[c] = normalized(r_final, a, inv_a)
-            a_res[c] = abs_mean_step(a, r_final, 4)
+            a_res[c] = abs_mean_step(a, r_final, scale_shift)
             a_slow[c] = abs_mean_step(a_slow[c], r_final, 7)
+        if mode == DECODE:
+            if joint == 0:
+                for c in range(channels):
+                    x[n, c] = y[c]
+            else:
+                if joint == 1:
+                    left = y[0]
+                    right = y[1] + y[0]
+                else:
+                    total = (y[0] << 1) + (y[1] & 1)  # left + right: its parity is the side's
+                    left = (total + y[1]) >> 1
+                    right = (total - y[1]) >> 1
+                if left < lo_val or left > hi_val or right < lo_val or right > hi_val:
+                    return BAD_VALUE, io[0]
+                x[n, 0] = left
+                x[n, 1] = right
 
     if mode == ENCODE:
         used = rc.finish(st, io, words)

@@ -19,6 +19,7 @@ from trilobyte.datasets import AudioClip, Dataset
 from trilobyte.hybrid import engine
 from trilobyte.hybrid.codec import encode
 from trilobyte.hybrid.model import SETTINGS_FILE, WEIGHTS_FILE, HybridModel, get_model
+from trilobyte.leakage import check_evaluation
 from trilobyte.protocol import FileRate, LosslessError, RateResult
 from trilobyte.runner import estimate_with_runner
 
@@ -27,31 +28,17 @@ PACKAGES = ("numba", "constriction", "safetensors")
 MODES = ("coded", "ideal")
 
 
-class LeakageError(ValueError):
-    """A model evaluated on clips it was trained or selected on."""
-
-
-def check_leakage(model: HybridModel, dataset: Dataset) -> None:
-    """Refuse a dataset whose clips the model saw (same dataset name, and the split trained on or 'all')."""
-    seen = list(model.training.get("datasets", [])) + list(model.training.get("valid", []))
-    for entry in seen:
-        same_name = entry.get("name") == dataset.name
-        same_split = dataset.split in ("all", entry.get("split"))
-        if same_name and (same_split or entry.get("fingerprint") == dataset.fingerprint):
-            raise LeakageError(
-                f"the hybrid model was trained or selected on {entry.get('name')} [{entry.get('split')}]; evaluate"
-                f" it on another split (not {dataset.split!r})"
-            )
-
-
 @dataclass(frozen=True)
 class HybridCoder:
-    """A saved hybrid model as a per-file coder."""
+    """A saved hybrid model as a per-file coder; ``allow_trained_clips`` evaluates clips it was trained on
+    (the result is marked) instead of refusing them."""
 
     model_dir: str
     mode: str = "coded"
     name: str = METHOD
     label: str = field(default="", compare=False)
+    allow_trained_clips: bool = False
+    leakage: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -79,7 +66,7 @@ class HybridCoder:
         if self.mode == "ideal":
             bits = 0
             for a, b in engine.frames(clip.num_samples, model.settings.frame_samples):
-                bits += 8 * len(engine.encode_frame(model, clip.samples[a:b], clip.bit_depth))
+                bits += 8 * len(engine.encode_frame(model, clip.samples[a:b], clip.bit_depth, clip.sample_rate))
             return FileRate.for_clip(clip, bits, seconds=time.perf_counter() - start)
         encoded = encode(clip.samples, clip.sample_rate, clip.bit_depth, self.model_dir)
         encoded_at = time.perf_counter()
@@ -105,11 +92,14 @@ class HybridCoder:
         return f"{self.report_columns()[0]} ({self.config_name()})"
 
     def check_dataset(self, dataset: Dataset) -> None:
-        """Refuse a dataset the model was trained or selected on, before any work."""
-        check_leakage(self.model, dataset)
+        """Refuse (trilobyte.leakage.LeakageError), before any work, a dataset holding clips the model was
+        trained on, unless allowed; the toolkit's shared check, from the training record and clip list."""
+        self.leakage[dataset.fingerprint] = check_evaluation(self.model.training, dataset, self.model_dir,
+                                                             self.allow_trained_clips)
 
     def finish(self, result: RateResult) -> RateResult:
         result.model_parameters = self.model.parameters
+        result.extra.update(self.leakage.get(result.dataset_fingerprint, {}))
         directory = Path(self.model_dir)
         result.model_bytes = sum((directory / n).stat().st_size for n in (WEIGHTS_FILE, SETTINGS_FILE))
         return result
@@ -119,6 +109,7 @@ class HybridCoder:
         return estimate_with_runner(self, dataset, PACKAGES)
 
 
-def make_estimator(model: str | Path, mode: str = "coded", label: str = "") -> HybridCoder:
+def make_estimator(model: str | Path, mode: str = "coded", label: str = "",
+                   allow_trained_clips: bool = False) -> HybridCoder:
     """The registry's factory: ``make_estimator(model="models/hybrid-demo", mode="coded")``."""
-    return HybridCoder(str(model), mode, label=label)
+    return HybridCoder(str(model), mode, label=label, allow_trained_clips=allow_trained_clips)

@@ -81,7 +81,7 @@ class HybridModel:
     def model_id(self) -> str:
         """32 hex digits over the integer weights, the settings and the kernel tables."""
         h = hashlib.sha256()
-        h.update(json.dumps(self.settings.to_dict(), sort_keys=True).encode())
+        h.update(json.dumps(self.settings.identity(), sort_keys=True).encode())
         h.update(tables_digest().encode())
         for name in LAYERS:
             h.update(name.encode())

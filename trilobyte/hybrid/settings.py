@@ -9,6 +9,11 @@ import numpy as np
 
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
+# fields added after the first saved models, at the values that reproduce their kernel
+LEGACY = {
+    "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
+    "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False,
+}
 
 
 class SettingsError(ValueError):
@@ -20,8 +25,8 @@ class HybridSettings:
     """What shapes the integer computation (every field is recorded in the model and in each file).
 
     ``lpc_order``, ``lpc_decay``, ``lpc_every``: the LPC stage's order, its autocorrelation window (a
-    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the sign-error
-    NLMS stages on the LPC residual, first stage first (each later one sees the residual of the stage
+    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the adaptive
+    (NLMS) stages on the LPC residual, first stage first (each later one sees the residual of the stage
     before); ``rates``: each stage's step as a right shift (larger is slower); ``cascade``: False replaces
     the cascade by the previous sample (the network-alone ablation); ``history``: past residuals and
     prefiltered samples (``x[n] - 31/32 x[n-1]``) the network sees; ``hidden``: widths of its two hidden
@@ -29,13 +34,26 @@ class HybridSettings:
     ``bin_bits``: bins are at most 1/2**bin_bits of the running residual scale wide; ``central_bins``:
     bins on each side of the prediction coded directly (beyond them an escape code);
     ``frame_samples``: samples per channel in an independently coded frame.
+    ``nlms``: the stages adapt by normalized LMS (error times input over the window's energy, a step of
+    2**-rate) instead of sign-error LMS (a step of ``|input| / its running mean`` times 2**-rate);
+    ``stereo_taps``: the other channel's LPC residuals stage 0 sees (the second channel's include the
+    first one's current one); ``scale_shift``: adaptation shift of the running residual scale;
+    ``wide_orders`` and ``wide_rates`` replace ``orders`` and ``rates`` for audio sampled at
+    ``wide_from`` Hz or more (0: never), where a long stage pays; ``context_features``: how many of
+    (whether the wide stages run, the bit depth) the network also sees, so it can treat each kind of audio
+    its own way (a model that sees the depth must be trained on every depth it will meet);
+    ``stereo_modes``: each stereo frame codes left/right, left/side or mid/side, the encoder's choice
+    (by FLAC's rule: the smallest sum of second-order differences) written first in the frame.
+
+    A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
+    it was made with.
     """
 
     lpc_order: int = 32
-    lpc_decay: int = 14
+    lpc_decay: int = 16
     lpc_every: int = 8
     orders: tuple[int, ...] = (32, 16, 8)
-    rates: tuple[int, ...] = (24, 22, 22)
+    rates: tuple[int, ...] = (4, 4, 4)
     cascade: bool = True
     history: int = 16
     hidden: tuple[int, int] = (32, 32)
@@ -43,17 +61,33 @@ class HybridSettings:
     bin_bits: int = 4
     central_bins: int = 1024
     frame_samples: int = 1 << 17
+    nlms: bool = True
+    stereo_taps: int = 16
+    scale_shift: int = 4
+    wide_orders: tuple[int, ...] = (32, 256, 16)
+    wide_rates: tuple[int, ...] = (4, 5, 4)
+    wide_from: int = 32000
+    context_features: int = 1
+    stereo_modes: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
         object.__setattr__(self, "rates", tuple(int(r) for r in self.rates))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if len(self.orders) != 3 or len(self.rates) != 3:
-            raise SettingsError(f"the cascade has three stages: orders {self.orders}, rates {self.rates}")
-        if not all(0 <= o <= MAX_ORDER for o in self.orders):
-            raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {self.orders}")
-        if not all(8 <= r <= 40 for r in self.rates):
-            raise SettingsError(f"stage rates are shifts from 8 to 40, not {self.rates}")
+        object.__setattr__(self, "wide_orders", tuple(int(o) for o in self.wide_orders))
+        object.__setattr__(self, "wide_rates", tuple(int(r) for r in self.wide_rates))
+        for orders, rates in ((self.orders, self.rates), (self.wide_orders, self.wide_rates)):
+            if len(orders) != 3 or len(rates) != 3:
+                raise SettingsError(f"the cascade has three stages: orders {orders}, rates {rates}")
+            if not all(0 <= o <= MAX_ORDER for o in orders):
+                raise SettingsError(f"stage orders must be 0..{MAX_ORDER}, not {orders}")
+            if not all(4 <= r <= 40 for r in rates):
+                raise SettingsError(f"stage rates are shifts from 4 to 40, not {rates}")
+        object.__setattr__(self, "context_features", int(self.context_features))
+        if not 0 <= self.context_features <= 2:
+            raise SettingsError(f"context_features must be 0, 1 or 2, not {self.context_features}")
+        if self.wide_from < 0:
+            raise SettingsError(f"wide_from is a sample rate (0: never), not {self.wide_from}")
         if not 0 <= self.lpc_order <= 64 or not 4 <= self.lpc_decay <= 16 or not 1 <= self.lpc_every <= 4096:
             raise SettingsError(
                 f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
@@ -68,13 +102,15 @@ class HybridSettings:
             raise SettingsError(f"bin_bits must be 1..8, not {self.bin_bits}")
         if not 16 <= self.central_bins <= 1 << 16:
             raise SettingsError(f"central_bins must be 16..65536, not {self.central_bins}")
+        if not 0 <= self.stereo_taps <= 32 or not 1 <= self.scale_shift <= 8:
+            raise SettingsError(f"stereo_taps 0..32 and scale_shift 1..8, not {self.stereo_taps, self.scale_shift}")
         if not 256 <= self.frame_samples <= 1 << 24:
             raise SettingsError(f"frame_samples must be 256..2**24, not {self.frame_samples}")
 
     @property
     def features(self) -> int:
-        """Inputs of the network: two histories and nine scalars."""
-        return 2 * self.history + 9
+        """Inputs of the network: two histories, nine scalars and the context features."""
+        return 2 * self.history + 9 + self.context_features
 
     @property
     def outputs(self) -> int:
@@ -84,21 +120,35 @@ class HybridSettings:
         data = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
+    def identity(self) -> dict[str, Any]:
+        """The fields a model's id hashes: those at their ``LEGACY`` value are left out, so models saved
+        before the field existed keep their id."""
+        return {k: v for k, v in self.to_dict().items() if not (k in LEGACY and v == LEGACY[k])}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HybridSettings:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise SettingsError(f"unknown hybrid settings {sorted(unknown)}")
+        data = {**LEGACY, **data}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
-    def kernel_config(self, bit_depth: int, channels: int) -> np.ndarray:
-        """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`)."""
-        orders = self.orders if self.cascade else (0, 0, 0)
+    def stages(self, sample_rate: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The adaptive stages' orders and rates for audio at ``sample_rate``."""
+        if self.wide_from and sample_rate >= self.wide_from:
+            return self.wide_orders, self.wide_rates
+        return self.orders, self.rates
+
+    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0) -> np.ndarray:
+        """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`); ``stereo``: the
+        encoder's stereo mode (ignored without ``stereo_modes``, and by the decoder, which reads it)."""
+        orders, rates = self.stages(sample_rate)
+        orders = orders if self.cascade else (0, 0, 0)
         return np.array(
             [
                 *orders,
-                *self.rates,
+                *rates,
                 self.lpc_order if self.cascade else 0,
                 self.lpc_decay,
                 self.lpc_every,
@@ -108,6 +158,12 @@ class HybridSettings:
                 self.central_bins,
                 bit_depth,
                 int(self.cascade),
+                int(self.nlms),
+                self.stereo_taps,
+                self.scale_shift,
+                int(bool(self.wide_from) and sample_rate >= self.wide_from),
+                self.context_features,
+                stereo if self.stereo_modes else -1,
             ],
             dtype=np.int64,
         )

@@ -29,6 +29,7 @@ from trilobyte.environment import environment
 from trilobyte.hybrid.engine import frame_features, frames
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, quantize
 from trilobyte.hybrid.settings import HybridSettings, SettingsError
+from trilobyte.leakage import EVAL_SPLITS, save_training_clips
 
 log = logging.getLogger("trilobyte.hybrid.train")
 CHECKPOINT = "checkpoint.pt"
@@ -49,7 +50,7 @@ def collect(datasets: list[Dataset], settings: HybridSettings, max_samples: int,
                 break
             clip = ds.load(ds.refs[index])
             for a, b in frames(clip.num_samples, settings.frame_samples):
-                f, aux = frame_features(settings, clip.samples[a:b], clip.bit_depth)
+                f, aux = frame_features(settings, clip.samples[a:b], clip.bit_depth, clip.sample_rate)
                 room = max_samples - taken
                 if f.shape[0] > room:  # a contiguous piece, so the stride of rows stays natural
                     f, aux = f[:room], aux[:room]
@@ -140,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--valid-samples", type=int, default=200_000, help="validation samples per dataset")
     t.add_argument("--eval-every", type=int, default=200, help="validate (and checkpoint) every N steps")
     t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    t.add_argument(
+        "--allow-eval-split",
+        action="store_true",
+        help="allow training on the test split or on all clips (recorded in the model; its evaluations"
+        " on clips it trained on are refused unless marked)",
+    )
     add_common_args(parser, default_datasets=())
     parser.set_defaults(split="train", out=None)
     return parser
@@ -158,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name at least one --dataset to train on")
     if args.out is None:
         parser.error("--out DIR (the model folder) is required")
+    if args.split in EVAL_SPLITS and not args.allow_eval_split:
+        parser.error(
+            f"--split {args.split} trains on evaluation clips: pass --allow-eval-split to do so on purpose"
+            " (it is recorded in the model)"
+        )
     setup_logging(args.verbose)
     try:
         settings = HybridSettings.from_dict({**HybridSettings().to_dict(), **json.loads(args.settings)})
@@ -194,6 +206,7 @@ def train(args: argparse.Namespace, settings: HybridSettings) -> int:
         "valid": [{"name": d.name, "split": d.split, "fingerprint": d.fingerprint} for d in valid_sets],
         "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
         "max_samples": args.max_samples, "fixed": args.fixed, "threads": args.threads,
+        "allow_eval_split": bool(args.allow_eval_split),
     }
     step, best, best_weights = 0, math.inf, None
     ckpt = out / CHECKPOINT
@@ -247,6 +260,7 @@ def train(args: argparse.Namespace, settings: HybridSettings) -> int:
     valid = validate()
     if valid < best or best_weights is None:
         best, best_weights = valid, net.float_weights()
+    record["training_clips"] = save_training_clips(out, train_sets)
     record.update({"trained_steps": step, "valid_bits_per_sample": best, "seconds": time.perf_counter() - start,
                    "feature_seconds": feature_seconds, "environment": environment(("torch", "numba"))})
     model = HybridModel(settings, quantize(best_weights), record)
