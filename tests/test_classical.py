@@ -124,7 +124,7 @@ def test_command_codec_round_trips(codec: CommandCodec, preset: str, bit_depth: 
 
 def test_depth_support_is_documented_per_codec() -> None:
     assert {name: c.bit_depths for name, c in COMMAND_CODECS.items()} == {
-        "wavpack": (8, 16, 24), "flac-cli": (8, 16, 24), "alac": (16, 24), "tta": (8, 16, 24),
+        "wavpack": tuple(range(4, 25)), "flac-cli": (8, 12, 16, 20, 24), "alac": (16, 24), "tta": (8, 16, 24),
         "ape": (8, 16, 24), "optimfrog": (8, 16, 24), "sac": (8, 16, 24)}
     assert "no 8-bit mode" in ALAC.depth_note
 
@@ -225,10 +225,12 @@ def test_a_failing_command_is_a_clear_error() -> None:
 def test_toml_plugin_matches_the_builtin_wavpack() -> None:
     codec = load_toml(EXAMPLE_TOML)
     assert codec.name == "wavpack-toml" and set(codec.presets) == {"default", "hh"}
-    clip = clip_from(synth(5000, 2, 16), 16)
-    for preset in ("default", "hh"):
+    assert codec.bit_depths == (8, 12, 16, 20, 24)
+    for bits, preset in ((16, "default"), (16, "hh"), (20, "hh")):
+        clip = clip_from(synth(5000, 2, bits), bits)
         plugin = make_coder(codec, preset).code_file(clip)
         builtin = make_coder(WAVPACK, preset).code_file(clip)
+        assert plugin.ok and plugin.bit_depth == bits
         assert (plugin.compressed_bits, plugin.container_bits) == (builtin.compressed_bits, builtin.container_bits)
     assert make_coder(codec).result_extra()["version"].startswith("wavpack ")
 
@@ -248,7 +250,8 @@ decode = "cp {input} {output}"
     (TOML_BASE + 'colour = "red"\n', "unknown key"),
     (TOML_BASE.replace('"{input}", "{output}"]', '"{input}", "{outptu}", "{output}"]'), "unknown placeholder"),
     (TOML_BASE + 'container = "ogg"\n', "container must be one of"),
-    (TOML_BASE + 'bit_depths = [12]\n', "bit_depths must be"),
+    (TOML_BASE + 'bit_depths = [8, 12, 20]\n', None),
+    (TOML_BASE + 'bit_depths = [32]\n', "bit_depths must be a non-empty set of depths from 4 to 24"),
     (TOML_BASE + 'default_preset = "max"\n', "default preset 'max'"),
     (TOML_BASE + 'output_format = "flac"\n', "output_format must be"),
     (TOML_BASE.replace('name = "mine"\n', ""), "missing key"),
@@ -261,6 +264,8 @@ def test_toml_validation(tmp_path: Path, text: str, message: str | None) -> None
         codec = load_toml(path)
         assert codec.decode == ("cp", "{input}", "{output}") and codec.presets == {"default": ()}
         assert make_coder(codec).code_file(clip_from(synth(300, 1, 8), 8)).ok
+        if 12 in codec.bit_depths:  # an extensible WAV copied back: read at its declared depth
+            assert make_coder(codec).code_file(clip_from(synth(300, 2, 12), 12)).bit_depth == 12
         return
     with pytest.raises(CodecConfigError, match=message.replace("{", r"\{").replace("(", r"\(")):
         load_toml(path)

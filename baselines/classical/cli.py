@@ -73,7 +73,8 @@ def _choose(title: str, presets: Sequence[str] | None, known: Sequence[str], def
 
 
 def supported_depths(coder: FileCoder) -> tuple[int, ...]:
-    return coder.codec.bit_depths if isinstance(coder, CommandCoder) else (8, 16, 24)
+    """The depths a coder holds: a command codec's declared ones; libFLAC and the compressors, 4 to 32 bits."""
+    return coder.codec.bit_depths if isinstance(coder, CommandCoder) else tuple(range(4, 33))
 
 
 def label_of(coder_or_result: FileCoder | RateResult) -> str:

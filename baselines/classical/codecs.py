@@ -4,8 +4,8 @@ Supported depths (others are refused with a message, never widened silently):
 
 | codec | Debian package | depths | payload / container |
 | --- | --- | --- | --- |
-| ``wavpack`` | wavpack | 8, 16, 24 | blocks / stored RIFF header, MD5, tags |
-| ``flac-cli`` | flac | 8, 16, 24 | STREAMINFO + frames / padding, seek table, tags |
+| ``wavpack`` | wavpack | 4 to 24 | blocks / stored RIFF header, MD5, tags |
+| ``flac-cli`` | flac | 8, 12, 16, 20, 24 | STREAMINFO + frames / padding, seek table, tags |
 | ``alac`` (ffmpeg) | ffmpeg | 16, 24 | frames + magic cookie / the rest of the M4A |
 | ``tta`` (ffmpeg) | ffmpeg | 8, 16, 24 | header + frames / seek table, tags |
 | ``ape`` (Monkey's Audio) | none: ``--binary`` | 8, 16, 24 | whole file |
@@ -16,11 +16,19 @@ Monkey's Audio, OptimFROG and sac have no Debian package (``apt-cache search mon
 libjmac-java, a Java library without an encoder command; ffmpeg decodes APE but cannot encode it), so
 they run only from a binary the user points at. Their command lines follow each tool's documented
 usage; if a build differs, describe it in a TOML file instead (see ``baselines/classical/toml/``).
+
+Depths between whole bytes reach WavPack and flac as a WAVE_FORMAT_EXTENSIBLE WAV whose
+``wValidBitsPerSample`` is the true depth: both record that depth in their stream (``wvunpack -s``:
+"12-bit ints"; STREAMINFO: 12 bits) and decode it back to the same WAV. The flac command stays in the
+streamable subset, whose frame headers can name only 8, 12, 16, 20 and 24 bits (other depths need
+``--lax``; the libFLAC method ``flac`` codes 4 to 32 bits). ffmpeg ignores the field: its ALAC encoder
+codes 16 or 24-bit samples (20-bit audio would be coded as 24-bit: "encoding as 24 bits-per-sample")
+and its TTA encoder 8, 16 or 24-bit, so both refuse other depths.
 """
 
 from __future__ import annotations
 
-from baselines.classical.commands import CommandCodec
+from baselines.classical.commands import CODABLE_DEPTHS, CommandCodec
 
 _FFMPEG_IN = ("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", "{input}",
               "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact")
@@ -34,7 +42,7 @@ WAVPACK = CommandCodec(
     version=("wavpack", "--version"),
     presets={"f": ("-f",), "default": (), "h": ("-h",), "hh": ("-hh",), "hhx3": ("-hhx3",),
              "hhx6": ("-hhx6",)},
-    container="wavpack", package="wavpack",
+    bit_depths=CODABLE_DEPTHS, container="wavpack", package="wavpack",
     description="WavPack lossless: fast (-f), default, high (-h), very high (-hh), extra processing (-x)",
 )
 
@@ -46,7 +54,9 @@ FLAC_CLI = CommandCodec(
     presets={"8": ("-8",), "8e": ("-8", "-e"), "8ep": ("-8", "-e", "-p"),
              "lax-l32-8ep": ("--lax", "-l", "32", "-8", "-e", "-p"),
              "lax-l32-8ep-b8192": ("--lax", "-l", "32", "-b", "8192", "-8", "-e", "-p")},
-    default_preset="8ep", container="flac", package="flac",
+    default_preset="8ep", bit_depths=(8, 12, 16, 20, 24), container="flac", package="flac",
+    depth_note="the flac command keeps to FLAC's streamable subset, whose frame headers name only 8, 12, 16, 20"
+               " and 24 bits; the libFLAC method 'flac' codes other depths",
     description="the reference flac encoder at its strongest settings; --lax leaves the streamable subset",
 )
 
@@ -56,7 +66,8 @@ ALAC = CommandCodec(
     decode=_FFMPEG_DECODE, version=("ffmpeg", "-version"),
     presets={"default": (), "order30": ("-min_prediction_order", "1", "-max_prediction_order", "30")},
     bit_depths=(16, 24), max_channels=8, output_format="raw", container="mp4-alac", package="ffmpeg",
-    depth_note="the ALAC format has no 8-bit mode; ffmpeg would widen 8-bit audio to 16 bits",
+    depth_note="the ALAC format has no 8-bit mode, and ffmpeg's ALAC encoder codes only 16 or 24-bit samples:"
+               " it ignores a WAV file's wValidBitsPerSample and would code 20-bit audio as 24-bit",
     description="Apple Lossless through ffmpeg's encoder, in an M4A file",
 )
 
@@ -65,6 +76,8 @@ TTA = CommandCodec(
     encode=(*_FFMPEG_IN, "-c:a", "tta", "{options}", "{output}"),
     decode=_FFMPEG_DECODE, version=("ffmpeg", "-version"),
     output_format="raw", container="tta", package="ffmpeg",
+    depth_note="ffmpeg's TTA encoder codes only 8, 16 or 24-bit samples: it ignores a WAV file's"
+               " wValidBitsPerSample and would code 12 or 20-bit audio as 16 or 24-bit",
     description="True Audio through ffmpeg's encoder (no settings)",
 )
 

@@ -2,11 +2,18 @@
 
 A :class:`CommandCodec` says how to call a codec: the encode and decode commands with ``{input}`` and
 ``{output}`` placeholders, the file extension, the command that prints its version, the intermediate
-format the encoder reads (WAV, written by :func:`trilobyte.audio.write_pcm`), what the decoder writes
-(WAV, or raw PCM in the WAV data-chunk layout), the bit depths it supports, its presets and how its
+format the encoder reads (WAV), what the decoder writes (WAV, or raw PCM in the WAV data-chunk layout),
+the bit depths it supports (any of 4 to 24), its presets and how its
 files divide into payload and container (:mod:`baselines.classical.containers`). The built-in codecs
 are such specs (:mod:`baselines.classical.codecs`); a TOML file describes one more without Python
 (:func:`load_toml`).
+
+8, 16 and 24-bit audio goes to the encoder as a WAV file written by :func:`trilobyte.audio.write_pcm`
+(libsndfile). Depths between whole bytes (12, 20, ...) go as a WAVE_FORMAT_EXTENSIBLE WAV whose
+``wValidBitsPerSample`` is the true depth, the samples left-justified in 1 to 3 bytes
+(:mod:`baselines.classical.wavfile`); a decoder's WAV or raw output is expected in that same layout and
+must come back at that depth. A codec lists such depths in ``bit_depths`` only when its tool honours the
+field and codes the audio at its own depth (WavPack and flac do; ffmpeg's encoders do not).
 
 Placeholders: ``{input}``, ``{output}``, ``{options}`` (a whole argument: the preset's arguments go
 there), ``{raw_format}`` (ffmpeg's name of the raw layout: ``u8``, ``s16le``, ``s24le``),
@@ -30,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.classical import containers, pcm
+from baselines.classical import containers, pcm, wavfile
 from trilobyte import audio
 from trilobyte.datasets import AudioClip
 from trilobyte.protocol import FileRate, LosslessError
@@ -39,7 +46,8 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 PLACEHOLDERS = ("input", "output", "options", "raw_format", "sample_rate", "channels", "bit_depth")
 INPUT_FORMATS = ("wav",)
 OUTPUT_FORMATS = ("wav", "raw")
-ALL_DEPTHS = (8, 16, 24)
+WHOLE_DEPTHS = (8, 16, 24)  # the default: what any WAV-reading codec takes
+CODABLE_DEPTHS = tuple(range(4, 25))  # what a codec may declare (a WAV file holds up to 24 bits here)
 SAFE_PRESET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -80,7 +88,7 @@ class CommandCodec:
     version: tuple[str, ...]
     presets: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"default": ()})
     default_preset: str = "default"
-    bit_depths: tuple[int, ...] = ALL_DEPTHS
+    bit_depths: tuple[int, ...] = WHOLE_DEPTHS
     max_channels: int | None = None
     input_format: str = "wav"
     output_format: str = "wav"
@@ -121,8 +129,9 @@ class CommandCodec:
         if self.container not in containers.PARSERS:
             raise CodecConfigError(f"{self.name}: container must be one of {', '.join(containers.PARSERS)},"
                                    f" not {self.container!r}")
-        if not self.bit_depths or not set(self.bit_depths) <= set(ALL_DEPTHS):
-            raise CodecConfigError(f"{self.name}: bit_depths must be a non-empty subset of {ALL_DEPTHS}")
+        if not self.bit_depths or not set(self.bit_depths) <= set(CODABLE_DEPTHS):
+            raise CodecConfigError(f"{self.name}: bit_depths must be a non-empty set of depths from"
+                                   f" {CODABLE_DEPTHS[0]} to {CODABLE_DEPTHS[-1]}, not {list(self.bit_depths)}")
         if not self.presets:
             raise CodecConfigError(f"{self.name}: needs at least one preset")
         for preset, args in self.presets.items():
@@ -135,7 +144,11 @@ class CommandCodec:
                                    f" {', '.join(self.presets)}")
 
     def depths_text(self) -> str:
-        return ", ".join(str(d) for d in self.bit_depths) + "-bit"
+        """"8, 16, 24-bit"; a run of four or more depths as "4 to 24-bit"."""
+        depths = sorted(self.bit_depths)
+        if len(depths) >= 4 and depths == list(range(depths[0], depths[-1] + 1)):
+            return f"{depths[0]} to {depths[-1]}-bit"
+        return ", ".join(str(d) for d in depths) + "-bit"
 
     def missing_message(self, command: str) -> str:
         """What to tell a user whose machine lacks ``command``."""
@@ -269,7 +282,9 @@ class CommandCoder:
             "version": self.version(),
             "encode_command": _fill(self.codec.encode, self.encoder, values, self.options),
             "decode_command": _fill(self.codec.decode, self.decoder, values, ()),
-            "encoder_input": f"{self.codec.input_format.upper()} written by trilobyte.audio.write_pcm",
+            "encoder_input": f"{self.codec.input_format.upper()} written by trilobyte.audio.write_pcm (8, 16,"
+                             " 24-bit) or WAVE_FORMAT_EXTENSIBLE with wValidBitsPerSample = the depth, samples"
+                             " left-justified (other depths: baselines.classical.wavfile)",
             "decoder_output": self.codec.output_format,
             "payload": containers.DESCRIPTIONS[self.codec.container],
             "timing": "encode/decode seconds: the codec's command alone, process start included",
@@ -277,11 +292,6 @@ class CommandCoder:
 
     def check_supported(self, clip: AudioClip) -> None:
         """Raise :class:`UnsupportedInput` for audio outside the codec's format."""
-        if clip.bit_depth not in ALL_DEPTHS:
-            raise UnsupportedInput(
-                f"{self.codec.title} is run on a WAV/AIFF file written by libsndfile, which holds 8, 16 or 24-bit"
-                f" samples; this file is {clip.bit_depth}-bit and is not converted"
-            )
         if clip.bit_depth not in self.codec.bit_depths:
             note = f" ({self.codec.depth_note})" if self.codec.depth_note else ""
             raise UnsupportedInput(f"{self.codec.title} codes {self.codec.depths_text()} audio, not"
@@ -298,9 +308,13 @@ class CommandCoder:
             source = folder / f"input.{self.codec.input_format}"
             encoded = folder / f"encoded{self.codec.extension}"
             decoded = folder / f"decoded.{self.codec.output_format}"
-            audio.write_pcm(source, clip.samples, clip.sample_rate, clip.bit_depth)
-            values = {"raw_format": pcm.FFMPEG_FORMATS[clip.bit_depth], "sample_rate": str(clip.sample_rate),
-                      "channels": str(clip.channels), "bit_depth": str(clip.bit_depth)}
+            if clip.bit_depth in WHOLE_DEPTHS:
+                audio.write_pcm(source, clip.samples, clip.sample_rate, clip.bit_depth)
+            else:
+                wavfile.write_wav(source, clip.samples, clip.sample_rate, clip.bit_depth)
+            values = {"raw_format": pcm.FFMPEG_FORMATS[pcm.byte_width(clip.bit_depth)],
+                      "sample_rate": str(clip.sample_rate), "channels": str(clip.channels),
+                      "bit_depth": str(clip.bit_depth)}
             encode_seconds = _run(_fill(self.codec.encode, self.encoder,
                                         {**values, "input": str(source), "output": str(encoded)}, self.options),
                                   f"{self.codec.title} encoder")
@@ -323,9 +337,19 @@ class CommandCoder:
     def _compare(self, clip: AudioClip, decoded: Path) -> None:
         if self.codec.output_format == "raw":
             try:
-                samples = pcm.from_bytes(decoded.read_bytes(), clip.bit_depth, clip.channels)
+                samples = pcm.from_wav_bytes(decoded.read_bytes(), clip.bit_depth, clip.channels)
             except pcm.PcmError as err:
                 raise LosslessError(f"{clip.id}: {self.codec.title} decoded {err}") from err
+        elif clip.bit_depth not in WHOLE_DEPTHS:
+            try:
+                wav = wavfile.parse_wav(decoded.read_bytes())
+            except wavfile.WavError as err:
+                raise LosslessError(f"{clip.id}: {self.codec.title} decoded an unreadable WAV: {err}") from err
+            if wav.bit_depth != clip.bit_depth or wav.sample_rate != clip.sample_rate:
+                raise LosslessError(
+                    f"{clip.id}: {self.codec.title} decoded {wav.bit_depth}-bit {wav.sample_rate} Hz audio"
+                    f" from {clip.bit_depth}-bit {clip.sample_rate} Hz")
+            samples = wav.samples
         else:
             try:
                 samples, info = audio.read_pcm(decoded)
@@ -394,7 +418,7 @@ def load_toml(path: Path | str) -> CommandCodec:
             version=_template(data["version"], f"{path}: version"),
             presets={str(k): tuple(shlex.split(v) if isinstance(v, str) else v) for k, v in presets.items()},
             default_preset=data.get("default_preset", next(iter(presets), "default")),
-            bit_depths=tuple(data.get("bit_depths", ALL_DEPTHS)), max_channels=data.get("max_channels"),
+            bit_depths=tuple(data.get("bit_depths", WHOLE_DEPTHS)), max_channels=data.get("max_channels"),
             input_format=data.get("input_format", "wav"), output_format=data.get("output_format", "wav"),
             container=data.get("container", "whole"), package=data.get("package"),
             install_hint=data.get("install_hint", ""), depth_note=data.get("depth_note", ""),

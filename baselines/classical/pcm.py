@@ -9,6 +9,11 @@ with the value right-justified: the sample's own integer, sign-extended, in ``ce
 bytes (12-bit in 2, 20-bit in 3, 4-bit in 1, two's complement; only exactly 8-bit is offset binary).
 The unused top bits are copies of the sign bit, so the compressors are charged for ``bit_depth``
 bits a sample in ``raw_bits`` and see no invented low bits.
+
+A WAV file's data chunk instead holds such depths left-justified (:func:`to_wav_bytes`): the sample
+shifted up to fill its bytes, the unused low bits zero, and ``wValidBitsPerSample`` in a
+WAVE_FORMAT_EXTENSIBLE header saying how many bits are real (:mod:`baselines.classical.wavfile`).
+That is the layout the command-line codecs read and write.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import numpy as np
 
 from trilobyte.audio import check_range
 
-# ffmpeg's name for each layout (``ffmpeg -f FORMAT``).
-FFMPEG_FORMATS = {8: "u8", 16: "s16le", 24: "s24le"}
+# ffmpeg's name for each WAV data-chunk layout, by bytes a sample (``ffmpeg -f FORMAT``).
+FFMPEG_FORMATS = {1: "u8", 2: "s16le", 3: "s24le"}
 
 
 class PcmError(ValueError):
@@ -58,3 +63,27 @@ def from_bytes(data: bytes, bit_depth: int, channels: int) -> np.ndarray:
         # sign-extend: shift the top byte into bit 31, then back down arithmetically
         flat = (padded.view("<i4").ravel() << (32 - 8 * width)) >> (32 - 8 * width)
     return flat.reshape(-1, channels).astype(np.int32)
+
+
+def to_wav_bytes(samples: np.ndarray, bit_depth: int) -> bytes:
+    """A WAV data chunk's bytes: 1 to 24-bit samples left-justified in whole bytes (unsigned in one byte)."""
+    if not 1 <= bit_depth <= 24:
+        raise ValueError(f"WAV data of {bit_depth}-bit samples is not laid out here (1 to 24 bits)")
+    samples = np.asarray(samples)
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    check_range(samples, bit_depth)
+    width = byte_width(bit_depth)
+    shifted = samples.astype(np.int32) << (8 * width - bit_depth)
+    return to_bytes(shifted, 8 * width)
+
+
+def from_wav_bytes(data: bytes, bit_depth: int, channels: int) -> np.ndarray:
+    """The inverse of :func:`to_wav_bytes`; raises :class:`PcmError` if a sample has bits below ``bit_depth``."""
+    width = byte_width(bit_depth)
+    wide = from_bytes(data, 8 * width, channels)
+    shift = 8 * width - bit_depth
+    if shift and np.any(wide & ((1 << shift) - 1)):
+        first = int(np.argwhere(wide & ((1 << shift) - 1))[0][0])
+        raise PcmError(f"samples with bits set below their {bit_depth}-bit depth (first at sample {first})")
+    return wide >> shift
