@@ -45,9 +45,8 @@ def test_cpu_run_prints_every_row_with_real_figures(tmp_path: Path, capsys: pyte
     assert hours[0] > 0 and hours[1] == pytest.approx(2 * hours[0]) and hours[2] == pytest.approx(3 * hours[0])
     assert "sc09" in rows["in-context LLM 8-bit protocol"]["notes"]
     hybrid = rows["hybrid coder"]
-    assert hybrid["status"] in ("absent", "ok", "skipped")
-    if hybrid["status"] == "absent":
-        assert hybrid["result"].startswith("not present")
+    assert hybrid["status"] == "ok" and "round trip bit-exact" in hybrid["result"]  # timed on the CPU
+    assert hybrid["values"]["decode_x_realtime"] > 0 and hybrid["values"]["encode_x_realtime"] > 0
     for row in found["rows"]:  # the printed table holds what the JSON holds
         assert f"{row['check']}  " in out and row["result"] in out
 
