@@ -14,6 +14,7 @@ from pathlib import Path
 
 from trilobyte import audio
 from trilobyte.datasets import DEMO_NATIVE, SPLITS, Dataset, DatasetError, get_dataset
+from trilobyte.leakage import EVAL_SPLITS
 from trilobyte.protocol import RateResult
 from trilobyte.results import ResultError, Shard
 
@@ -126,6 +127,19 @@ def parse_shard(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sh
         return Shard.parse(args.shard)
     except ValueError as err:
         parser.error(str(err))
+
+
+def check_training_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What every training command needs: datasets, an output folder, and no evaluation split unless asked."""
+    if not args.dataset:
+        parser.error("name at least one --dataset to train on")
+    if args.out is None:
+        parser.error("--out DIR (the model folder) is required")
+    if args.split in EVAL_SPLITS and not args.allow_eval_split:
+        parser.error(
+            f"--split {args.split} trains on evaluation clips: pass --allow-eval-split to do so on purpose"
+            " (it is recorded in the model)"
+        )
 
 
 def default_jobs() -> int:

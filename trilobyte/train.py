@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from trilobyte.cli import add_common_args, parse_bit_depth, setup_logging
+from trilobyte.cli import add_common_args, check_training_args, parse_bit_depth, setup_logging
 from trilobyte.datasets import Dataset, DatasetError, get_dataset
 from trilobyte.environment import environment
-from trilobyte.leakage import CLIPS_FILE, EVAL_SPLITS, save_training_clips
+from trilobyte.leakage import CLIPS_FILE, save_training_clips
 from trilobyte.model import PRESETS, ModelError, build_model, load_model, read_info, save_model
 from trilobyte.scoring import LN2, value_nll
 from trilobyte.tokenize import (
@@ -384,15 +384,7 @@ def _datasets(args: argparse.Namespace, split: str) -> list[Dataset]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.dataset:
-        parser.error("name at least one --dataset to train on")
-    if args.out is None:
-        parser.error("--out DIR (the model folder) is required")
-    if args.split in EVAL_SPLITS and not args.allow_eval_split:
-        parser.error(
-            f"--split {args.split} trains on evaluation clips: pass --allow-eval-split to do so on purpose"
-            " (it is recorded in the model)"
-        )
+    check_training_args(parser, args)
     if args.shard or args.jobs != 1:
         parser.error(
             "--shard and --jobs split evaluation; training runs data-parallel under torchrun instead"

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from trilobyte.cli import add_common_args, parse_bit_depth, setup_logging
+from trilobyte.cli import add_common_args, check_training_args, parse_bit_depth, setup_logging
 from trilobyte.datasets import Dataset, DatasetError, get_dataset
 from trilobyte.environment import environment
 from trilobyte.hybrid.engine import frame_features, frames
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, quantize
 from trilobyte.hybrid.settings import HybridSettings, SettingsError
-from trilobyte.leakage import EVAL_SPLITS, save_training_clips
+from trilobyte.leakage import save_training_clips
 
 log = logging.getLogger("trilobyte.hybrid.train")
 CHECKPOINT = "checkpoint.pt"
@@ -161,15 +161,7 @@ def _datasets(args: argparse.Namespace, split: str) -> list[Dataset]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.dataset:
-        parser.error("name at least one --dataset to train on")
-    if args.out is None:
-        parser.error("--out DIR (the model folder) is required")
-    if args.split in EVAL_SPLITS and not args.allow_eval_split:
-        parser.error(
-            f"--split {args.split} trains on evaluation clips: pass --allow-eval-split to do so on purpose"
-            " (it is recorded in the model)"
-        )
+    check_training_args(parser, args)
     setup_logging(args.verbose)
     try:
         settings = HybridSettings.from_dict({**HybridSettings().to_dict(), **json.loads(args.settings)})
