@@ -43,23 +43,29 @@ def _write(words: np.ndarray, io: np.ndarray, word: np.uint64) -> None:
 
 
 @njit(cache=True)
+def _flush_held(rc: np.ndarray, io: np.ndarray, words: np.ndarray, point: np.uint64) -> None:
+    """Write the ``rc[2]`` words held back: settled by whether ``point`` wrapped below the lower bound."""
+    if point < rc[0]:
+        first = rc[3] + _ONE
+        rest = _ZERO
+    else:
+        first = rc[3]
+        rest = _WORD_MASK
+    _write(words, io, first)
+    k = _ONE
+    while k < rc[2]:
+        _write(words, io, rest)
+        k += _ONE
+
+
+@njit(cache=True)
 def encode(rc: np.ndarray, io: np.ndarray, words: np.ndarray, cum: int, freq: int) -> None:
     """Append the symbol whose interval is ``[cum, cum + freq)`` of ``2**24``."""
     scale = rc[1] >> _P
     rng = scale * np.uint64(freq)
     new_lower = rc[0] + scale * np.uint64(cum)
     if rc[2] > _ZERO and new_lower + rng > new_lower:
-        if new_lower < rc[0]:
-            first = rc[3] + _ONE
-            rest = _ZERO
-        else:
-            first = rc[3]
-            rest = _WORD_MASK
-        _write(words, io, first)
-        k = _ONE
-        while k < rc[2]:
-            _write(words, io, rest)
-            k += _ONE
+        _flush_held(rc, io, words, new_lower)
         rc[2] = _ZERO
     rc[0] = new_lower
     rc[1] = rng
@@ -83,17 +89,7 @@ def finish(rc: np.ndarray, io: np.ndarray, words: np.ndarray) -> int:
         return io[0]
     point = rc[0] + (_LOW_LIMIT - _ONE)
     if rc[2] > _ZERO:
-        if point < rc[0]:
-            first = rc[3] + _ONE
-            rest = _ZERO
-        else:
-            first = rc[3]
-            rest = _WORD_MASK
-        _write(words, io, first)
-        k = _ONE
-        while k < rc[2]:
-            _write(words, io, rest)
-            k += _ONE
+        _flush_held(rc, io, words, point)
     point_word = point >> _WORD
     _write(words, io, point_word)
     upper_word = (rc[0] + rc[1]) >> _WORD
