@@ -54,7 +54,7 @@ def short_stereo(samples: int) -> np.ndarray:
 
 
 LEGACY = replace(SMALL, nlms=False, stereo_taps=2, rates=(24, 22, 22), lpc_decay=14, wide_from=0,
-                 context_features=False, stereo_modes=False)
+                 context_features=False, stereo_modes=False, lpc_covariance=False)
 
 
 def mid_side(x: np.ndarray) -> np.ndarray:
@@ -63,8 +63,12 @@ def mid_side(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :1] + other, x[:, :1] - other], axis=1)
 
 
-@pytest.mark.parametrize(("depth", "settings", "stereo"), [(16, SMALL, 0), (24, SMALL, 2), (16, LEGACY, 0)],
-                         ids=["16-nlms", "24-nlms-mid-side", "16-first-kernel"])
+AUTOCORRELATION = replace(SMALL, lpc_covariance=False, lpc_decay=16, lpc_every=8)
+
+
+@pytest.mark.parametrize(("depth", "settings", "stereo"),
+                         [(16, SMALL, 0), (24, SMALL, 2), (16, AUTOCORRELATION, 0), (16, LEGACY, 0)],
+                         ids=["16-covariance", "24-covariance-mid-side", "16-autocorrelation", "16-first-kernel"])
 def test_plain_python_and_numba_decode_the_same_file(tmp_path: Path, depth: int, settings: HybridSettings,
                                                      stereo: int) -> None:
     model_dir = random_model(3, settings).save(tmp_path / "model")

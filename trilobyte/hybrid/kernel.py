@@ -7,11 +7,13 @@ training features, so the encoder and the decoder cannot drift apart.
 
 Per channel and sample, with the history before the frame taken as zero:
 
-1. an LPC stage (coefficients with 20 fractional bits, re-solved every ``lpc_every`` samples by an
-   integer Levinson-Durbin recursion from an exponentially windowed autocorrelation of the past) predicts
-   ``x``; adaptive stages predict its residual (stage 0, order ``orders[0]``, plus ``stereo_taps`` taps of
-   the other channel's LPC residual: the second channel sees the first one's current one), stage 0's
-   residual (stage 1) and stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by
+1. an LPC stage (coefficients with 20 fractional bits, re-solved every ``lpc_every`` samples from an
+   exponentially weighted window of the past: by the covariance method's least squares, an integer
+   Cholesky factorization (:mod:`trilobyte.hybrid.covariance`), or in models from before it by an
+   integer Levinson-Durbin recursion on the window's autocorrelation) predicts ``x``; adaptive stages
+   predict its residual (stage 0, order ``orders[0]``, plus ``stereo_taps`` taps of the other channel's
+   LPC residual: the second channel sees the first one's current one), stage 0's residual (stage 1) and
+   stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by
    normalized LMS (error times input over the window's energy, kept as an exact running sum) or, in
    models from before it, by sign-error LMS normalized by its input's running magnitude. Stage inputs
    and errors are clamped to +-2**26. The prediction ``P`` is the sum of the stages'
@@ -33,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from trilobyte.hybrid import covariance as cov
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.settings import MAX_ORDER
 
@@ -318,6 +321,8 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     wide = cfg[18]
     stereo = cfg[20] if channels == 2 else -1  # -1: no stereo mode in the stream (older models)
     n_feat = 2 * hist + 9 + cfg[19]
+    covariant = cfg[21] != 0 and lpc_order > 0  # the LPC stage by the covariance method
+    ridge = cfg[22]
 
     length = PAD + n_samples
     xh = np.zeros((channels, length), dtype=np.int64)
@@ -330,6 +335,10 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     acf = np.zeros((channels, MAX_ORDER + 1), dtype=np.int64)
     coef = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     tmp = np.zeros(MAX_ORDER, dtype=np.int64)
+    cov_size = lpc_order + 1 if covariant else 1
+    lags = np.zeros((channels, cov_size, cov_size), dtype=np.int64)  # each channel's ring of lag sums
+    a_cov = np.zeros((cov_size, cov_size), dtype=np.int64)
+    y_cov = np.zeros(cov_size, dtype=np.int64)
     wt0 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     wt1 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
     wt2 = np.zeros((channels, MAX_ORDER), dtype=np.int64)
@@ -395,10 +404,13 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
                 y[1] = x[n, 0] - x[n, 1]
         for c in range(channels):
             # -- the cascade's prediction
-            if lpc_order > 0 and n % lpc_every == 0 and n > 0:
+            refresh = lpc_order > 0 and n % lpc_every == 0 and n > 0
+            if refresh and covariant:
+                cov.solve(lags[c], t, lpc_order, ridge, lpc_decay, coef[c], a_cov, y_cov)
+            elif refresh:
                 levinson(acf[c], lpc_order, coef[c], tmp)
-            pre = (pre_coef * xh[c, t - 1]) >> 5
             pl = lpc_predict(coef[c], xh[c], t, lpc_order)
+            pre = (pre_coef * xh[c, t - 1]) >> 5
             inv0 = (1 << 34) // (a_u0[c] + 16)
             p0 = stage_predict(wt0[c], u0[c], t, o0)
             if taps > 0:
@@ -539,7 +551,9 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             xh[c, t] = value
             xs[c, t] = value >> shift_c[c]
             d[c, t] = value - ((31 * xh[c, t - 1]) >> 5)
-            if lpc_order > 0:
+            if covariant:
+                cov.update(lags[c], xs[c], t, lpc_order, lpc_decay)
+            elif lpc_order > 0:
                 lpc_update(acf[c], xs[c], t, lpc_order, lpc_decay)
             e_l = clamp(value - pre - pl, U_CLIP)
             e0 = clamp(e_l - p0, U_CLIP)

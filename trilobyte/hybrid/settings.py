@@ -12,7 +12,8 @@ MAX_ORDER = 1024
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
-    "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False,
+    "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
+    "lpc_ridge": 20,
 }
 
 
@@ -24,8 +25,11 @@ class SettingsError(ValueError):
 class HybridSettings:
     """What shapes the integer computation (every field is recorded in the model and in each file).
 
-    ``lpc_order``, ``lpc_decay``, ``lpc_every``: the LPC stage's order, its autocorrelation window (a
-    decay of 2**-lpc_decay a sample) and how often it is re-solved; ``orders``: taps of the adaptive
+    ``lpc_order``, ``lpc_decay``, ``lpc_every``: the LPC stage's order, its window (a decay of
+    2**-lpc_decay a sample) and how often it is re-solved; ``lpc_covariance``: the stage solves the
+    window's least-squares problem (the covariance method, :mod:`trilobyte.hybrid.covariance`) instead of
+    the autocorrelation method's Levinson-Durbin recursion; ``lpc_ridge``: its regularization, the largest
+    diagonal entry over 2**lpc_ridge; ``orders``: taps of the adaptive
     (NLMS) stages on the LPC residual, first stage first (each later one sees the residual of the stage
     before); ``rates``: each stage's step as a right shift (larger is slower); ``cascade``: False replaces
     the cascade by the previous sample (the network-alone ablation); ``history``: past residuals and
@@ -50,8 +54,8 @@ class HybridSettings:
     """
 
     lpc_order: int = 32
-    lpc_decay: int = 16
-    lpc_every: int = 8
+    lpc_decay: int = 12
+    lpc_every: int = 16
     orders: tuple[int, ...] = (32, 16, 8)
     rates: tuple[int, ...] = (4, 4, 4)
     cascade: bool = True
@@ -69,6 +73,8 @@ class HybridSettings:
     wide_from: int = 32000
     context_features: int = 1
     stereo_modes: bool = True
+    lpc_covariance: bool = True
+    lpc_ridge: int = 20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -92,6 +98,8 @@ class HybridSettings:
             raise SettingsError(
                 f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
             )
+        if not 4 <= self.lpc_ridge <= 30:
+            raise SettingsError(f"lpc_ridge is a shift from 4 to 30, not {self.lpc_ridge}")
         if not 1 <= self.history <= FEATURE_HISTORY_MAX:
             raise SettingsError(f"history must be 1..{FEATURE_HISTORY_MAX}, not {self.history}")
         if len(self.hidden) != 2 or min(self.hidden) < 1:
@@ -164,6 +172,8 @@ class HybridSettings:
                 int(bool(self.wide_from) and sample_rate >= self.wide_from),
                 self.context_features,
                 stereo if self.stereo_modes else -1,
+                int(self.lpc_covariance),
+                self.lpc_ridge,
             ],
             dtype=np.int64,
         )

@@ -1,0 +1,106 @@
+"""The hybrid coder's covariance-method LPC stage: the integer solution against floating-point least squares."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from tests.conftest import synth
+from tests.test_hybrid import SMALL, random_model, short_music
+from trilobyte.hybrid import covariance as cov
+from trilobyte.hybrid import engine
+from trilobyte.hybrid.settings import HybridSettings, SettingsError
+
+ORDER = 16
+
+
+def run_sums(x: np.ndarray, upto: int, decay: int) -> tuple[np.ndarray, int]:
+    """The ring of lag sums after ``x[:upto]`` (history before ``x`` zero), and the time index of ``upto``."""
+    pad = 64
+    xs = np.concatenate([np.zeros(pad, np.int64), x.astype(np.int64)])
+    ring = np.zeros((ORDER + 1, ORDER + 1), np.int64)
+    for t in range(pad, pad + upto):
+        cov.update(ring, xs, t, ORDER, decay)
+    return ring, pad + upto
+
+
+def integer_solution(ring: np.ndarray, t: int, ridge: int, decay: int) -> np.ndarray:
+    coef = np.zeros(ORDER, np.int64)
+    cov.solve(ring, t, ORDER, ridge, decay, coef, np.zeros((ORDER, ORDER), np.int64), np.zeros(ORDER, np.int64))
+    return coef / 2.0**cov.COEF_BITS
+
+
+def prediction_error(x: np.ndarray, start: int, coef: np.ndarray, count: int = 1000) -> float:
+    window = np.stack([x[start - 1 - i : start + count - 1 - i] for i in range(ORDER)], axis=1).astype(np.float64)
+    return float(np.abs(x[start : start + count] - window @ coef).mean())
+
+
+def float_solution(x: np.ndarray, upto: int, decay: int, ridge: int) -> np.ndarray:
+    """Exponentially weighted least squares straight from its definition, in float64."""
+    lam = 1 - 2.0**-decay
+    xp = np.concatenate([np.zeros(ORDER), x[:upto].astype(np.float64)])
+    rows = np.stack([xp[ORDER - 1 - i : ORDER - 1 - i + upto] for i in range(ORDER)], axis=1)  # x[s-1-i]
+    weights = lam ** np.arange(upto - 1, -1, -1)
+    r = (rows * weights[:, None]).T @ rows
+    b = (rows * weights[:, None]).T @ xp[ORDER:]
+    big = r.diagonal().max()
+    return np.linalg.solve(r + np.eye(ORDER) * (big / 2**ridge + 2**decay), b)
+
+
+@pytest.mark.parametrize("decay,ridge", [(12, 20), (9, 12), (16, 24)])
+def test_integer_solution_matches_least_squares_from_its_definition(decay: int, ridge: int) -> None:
+    x = short_music(7000)[:, 0]
+    ring, t = run_sums(x, 6000, decay)
+    exact = float_solution(x, 6000, decay, ridge)
+    got = integer_solution(ring, t, ridge, decay)
+    assert np.abs(got - exact).max() < 2e-3 * max(1.0, np.abs(exact).max())
+    # and it predicts what follows as well as the float solution does
+    err_int, err_float = prediction_error(x, 6000, got), prediction_error(x, 6000, exact)
+    assert err_int < 1.01 * err_float
+    assert err_int < 0.5 * np.abs(x[6000:7000]).mean()  # it predicts
+
+
+def test_full_scale_and_silent_windows() -> None:
+    rng = np.random.default_rng(0)
+    n = np.arange(8000)
+    loud = np.clip(np.round(2**23 * np.sin(n * 0.05) + rng.normal(0, 64, n.size)), -(2**23), 2**23 - 1)
+    loud = loud.astype(np.int64) >> 4  # 24-bit audio enters the sums shifted to 20 bits
+    ring, t = run_sums(loud, 7000, 12)
+    got, exact = integer_solution(ring, t, 20, 12), float_solution(loud, 7000, 12, 20)
+    assert prediction_error(loud, 7000, got) < 1.05 * prediction_error(loud, 7000, exact) < 10
+    # a burst, then a long silence: the sums keep only the decay's rounding, the coefficients go to zero
+    quiet = np.concatenate([rng.integers(-3, 4, 2000), np.zeros(200_000, np.int64)])
+    ring, t = run_sums(quiet, quiet.size, 9)
+    assert np.abs(integer_solution(ring, t, 20, 9)).max() < 1e-3
+
+
+def test_covariance_stage_predicts_music_better_than_the_autocorrelation_stage() -> None:
+    x = short_music(40000)
+    alone = replace(HybridSettings(), orders=(0, 0, 0), wide_orders=(0, 0, 0), stereo_taps=0, stereo_modes=False)
+    cost = {}
+    for covariance in (False, True):
+        settings = replace(alone, lpc_covariance=covariance, lpc_decay=12 if covariance else 16)
+        residual = engine.frame_features(settings, x, 16, 44100)[1][:, 0]
+        cost[covariance] = np.log2(np.abs(residual[2000:]) + 1).mean()
+    assert cost[True] < cost[False] - 0.05  # bits a sample, roughly
+
+
+@pytest.mark.parametrize("depth,channels,rate", [(8, 1, 8000), (16, 2, 44100), (24, 2, 96000)])
+def test_models_with_the_covariance_stage_round_trip(depth: int, channels: int, rate: int) -> None:
+    model = random_model(6, replace(SMALL, lpc_covariance=True, lpc_decay=10, lpc_every=4))
+    x = synth(3000, channels, depth, seed=depth)
+    x[1000:1100] = (1 << (depth - 1)) - 1  # a full-scale step, then silence
+    x[1100:1500] = 0
+    payload = engine.encode_frame(model, x, depth, rate)
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth, rate), x)
+    plain = random_model(6, replace(SMALL, lpc_covariance=False))
+    assert payload != engine.encode_frame(plain, x, depth, rate)  # another predictor ran
+
+
+def test_settings_check_the_ridge() -> None:
+    with pytest.raises(SettingsError, match="lpc_ridge"):
+        HybridSettings(lpc_covariance=True, lpc_ridge=2)
