@@ -32,10 +32,13 @@ Per channel and sample, with the history before the frame taken as zero:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit
 
 from trilobyte.hybrid import covariance as cov
+from trilobyte.hybrid import jitcache
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.settings import MAX_ORDER
 
@@ -622,3 +625,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             return OVERFLOW, used
         return OK, used
     return OK, io[0]
+
+
+# before any of them is loaded from the cache: numba would not see a change in covariance.py or rangecoder.py
+jitcache.refresh(sys.modules[__name__], cov, rc)
