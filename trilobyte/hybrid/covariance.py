@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from trilobyte.hybrid.intmath import bit_length, clamp
+
 SCALE_BITS = 53
 COEF_BITS = 20
 COEF_CLIP = 1 << 27
@@ -35,15 +37,10 @@ C_CLIP = 1 << 27  # never reached by a positive definite system: a safeguard aga
 
 
 @njit(cache=True)
-def clip(v: int, lim: int) -> int:
-    return lim if v > lim else (-lim if v < -lim else v)
-
-
-@njit(cache=True)
 def scaled(v: int, up: int, sh: int) -> int:
     """``v * 2**up`` (saturating near 2**61) or ``v >> sh``."""
     if up > 0:
-        return clip(v, 1 << (61 - up)) << up
+        return clamp(v, 1 << (61 - up)) << up
     return v >> sh
 
 
@@ -66,12 +63,7 @@ def isqrt(n: int) -> int:
     """floor(sqrt(n)) for n >= 0, by Newton's method in integers."""
     if n < 2:
         return n if n > 0 else 0
-    bits = 0
-    m = n
-    while m > 0:
-        m >>= 1
-        bits += 1
-    x = 1 << ((bits + 1) >> 1)  # at least sqrt(n)
+    x = 1 << ((bit_length(n) + 1) >> 1)  # at least sqrt(n)
     while True:
         y = (x + n // x) >> 1
         if y >= x:
@@ -120,15 +112,15 @@ def solve(ring: np.ndarray, t: int, p: int, ridge: int, decay: int, coef: np.nda
             acc = a[i, j]
             for k in range(j):
                 acc -= a[i, k] * a[j, k]
-            a[i, j] = clip(acc // cjj, C_CLIP)
+            a[i, j] = clamp(acc // cjj, C_CLIP)
     g = ring[(t - 1) % rows]
     for i in range(p):  # C y = b
-        acc = clip(scaled(g[i + 1], up, sh), 1 << SCALE_BITS)
+        acc = clamp(scaled(g[i + 1], up, sh), 1 << SCALE_BITS)
         for k in range(i):
             acc -= a[i, k] * y[k]
-        y[i] = clip(acc // a[i, i], Y_CLIP)
+        y[i] = clamp(acc // a[i, i], Y_CLIP)
     for i in range(p - 1, -1, -1):  # C^T coef = y
         acc = y[i] << COEF_BITS
         for k in range(i + 1, p):
             acc -= a[k, i] * coef[k]
-        coef[i] = clip(acc // a[i, i], COEF_CLIP)
+        coef[i] = clamp(acc // a[i, i], COEF_CLIP)

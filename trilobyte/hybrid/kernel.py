@@ -38,8 +38,9 @@ import numpy as np
 from numba import njit
 
 from trilobyte.hybrid import covariance as cov
-from trilobyte.hybrid import jitcache
+from trilobyte.hybrid import intmath, jitcache
 from trilobyte.hybrid import rangecoder as rc
+from trilobyte.hybrid.intmath import bit_length, clamp
 from trilobyte.hybrid.settings import MAX_ORDER
 
 ENCODE, DECODE, FEATURES = 0, 1, 2
@@ -55,20 +56,6 @@ NET_BITS = 12
 TOTAL = 1 << rc.PRECISION
 G_BITS = 34  # mixture CDF: component weights (12 bits) times logistic values (22 bits)
 SCALE_MIN = 16  # running scales in 1/16, at least 1
-
-
-@njit(cache=True)
-def bit_length(v: int) -> int:
-    n = 0
-    while v > 0:
-        v >>= 1
-        n += 1
-    return n
-
-
-@njit(cache=True)
-def clamp(v: int, lim: int) -> int:
-    return lim if v > lim else (-lim if v < -lim else v)
 
 
 @njit(cache=True)
@@ -627,5 +614,5 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     return OK, io[0]
 
 
-# before any of them is loaded from the cache: numba would not see a change in covariance.py or rangecoder.py
-jitcache.refresh(sys.modules[__name__], cov, rc)
+# before any of them is loaded from the cache: numba would not see a change in the modules it calls
+jitcache.refresh(sys.modules[__name__], cov, intmath, rc)
