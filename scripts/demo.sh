@@ -37,11 +37,14 @@ run $PY -m baselines.classical --codec all --split test --out "$OUT" "${QUIET[@]
 # Trilobyte: the small preset (3 x 128, context 256, batch 32 x 256, lr 3e-3; see
 # benchmarks/trilobyte_cpu_study.md), a short run: about 2 minutes of training each on 2 cores.
 TRAIN=(--preset small --steps 200 "${QUIET[@]}")
+# Scoring windows side by side (stride 255: each window carries one token of the one before) takes half
+# the time of the default stride (context / 2) for the same rate here (4.7322 against 4.7330 bits/byte).
+SCORE=(--stride 255 "${QUIET[@]}")
 trained() { [ -f "$1/model.safetensors" ]; }  # written when training finishes (checkpoints go to $1/checkpoint)
 step "Trilobyte on 8-bit mu-law speech"
 trained "$MODELS/speech-mulaw8" || $PY -m trilobyte.train --dataset demo-speech-mulaw8 "${TRAIN[@]}" --out "$MODELS/speech-mulaw8"
 run $PY -m trilobyte.estimate --model "$MODELS/speech-mulaw8" --dataset demo-speech-mulaw8 --split test \
-    --out "$OUT" "${QUIET[@]}"
+    --out "$OUT" "${SCORE[@]}"
 
 # At 8 bits a sample is one byte, so the sample-level tokens are the byte tokens: this model comes out
 # the same as the one above, as the paper's equal 8-bit Standard and Trilobyte columns show.
@@ -49,7 +52,7 @@ step "Standard (sample-level) on 8-bit mu-law speech"
 trained "$MODELS/speech-mulaw8-sample" || $PY -m trilobyte.train --dataset demo-speech-mulaw8 --scheme sample \
     "${TRAIN[@]}" --out "$MODELS/speech-mulaw8-sample"
 run $PY -m trilobyte.estimate --model "$MODELS/speech-mulaw8-sample" --dataset demo-speech-mulaw8 --split test \
-    --out "$OUT" "${QUIET[@]}"
+    --out "$OUT" "${SCORE[@]}"
 
 step "Transfer: one 24-bit model with low-byte masking, evaluated at 8, 16 and 24 bits"
 trained "$MODELS/transfer" || $PY -m trilobyte.train --dataset demo-24bit --dataset demo-music --model-bit-depth 24 \
