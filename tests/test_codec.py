@@ -294,7 +294,7 @@ def test_cli_encode_decode_test_info(model_dir: Path, tmp_path: Path, capsys, ca
     samples, info = audio.read_pcm(out)
     assert np.array_equal(samples, x) and (info.sample_rate, info.bit_depth, info.channels) == (44100, 16, 2)
     assert cli.main(["test", *common, str(trb)]) == 0
-    assert hashlib.md5(codec.pcm_bytes(x, 16)).hexdigest() in capsys.readouterr().out
+    assert hashlib.md5(container.pcm_bytes(x, 16)).hexdigest() in capsys.readouterr().out
     assert cli.main(["info", str(trb)]) == 0
     assert json.loads(capsys.readouterr().out.split(":\n", 1)[1])["frames"]["count"] == 3
     damaged = bytearray(trb.read_bytes())
@@ -320,5 +320,5 @@ def test_estimator_coded_mode(model_dir: Path, tmp_path: Path) -> None:
 
 def test_pcm_bytes_and_crc_layout() -> None:
     x = np.array([[-1, 2], [-(1 << 23), (1 << 23) - 1]], dtype=np.int32)
-    assert codec.pcm_bytes(x, 24) == bytes.fromhex("ffffff 020000 000080 ffff7f".replace(" ", ""))
-    assert zlib.crc32(codec.pcm_bytes(x[:, :1], 8)) == zlib.crc32(bytes([0xFF, 0x00]))
+    assert container.pcm_bytes(x, 24) == bytes.fromhex("ffffff 020000 000080 ffff7f".replace(" ", ""))
+    assert zlib.crc32(container.pcm_bytes(x[:, :1], 8)) == zlib.crc32(bytes([0xFF, 0x00]))

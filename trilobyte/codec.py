@@ -24,9 +24,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import time
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -161,13 +159,6 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 # -- audio bytes and checksums -------------------------------------------------------------------
-
-
-def pcm_bytes(samples: np.ndarray, bit_depth: int) -> bytes:
-    """Interleaved little-endian signed PCM, ``bit_depth / 8`` bytes a sample (what FLAC's MD5 covers)."""
-    width = bit_depth // 8
-    raw = np.ascontiguousarray(samples, dtype="<i4").view(np.uint8).reshape(-1, 4)
-    return raw[:, :width].tobytes()
 
 
 def frame_bounds(num_samples: int, frame_samples: int) -> list[tuple[int, int]]:
@@ -479,13 +470,7 @@ def encode(
             "format": container.FORMAT,
             "model": loaded.identity,
             "tokenizer": tok.to_dict(),
-            "audio": {
-                "sample_rate": int(sample_rate),
-                "bit_depth": int(bit_depth),
-                "channels": int(samples.shape[1]),
-                "num_samples": int(samples.shape[0]),
-                "pcm_md5": hashlib.md5(pcm_bytes(samples, bit_depth)).hexdigest(),
-            },
+            "audio": container.audio_header(samples, sample_rate, bit_depth),
             "frames": {"samples": settings.frame_samples, "per_group": settings.group_frames, "count": len(bounds)},
             "compute": {
                 "engine": stepper.ENGINE,
@@ -499,10 +484,7 @@ def encode(
             "coding": {"table": coding.TABLE_FUNCTION, "coder": coding.CODER, "precision": coding.PRECISION},
             "encoder": _environment(loaded.device),
         },
-        [
-            container.Frame(payload, zlib.crc32(pcm_bytes(frame, bit_depth)))
-            for payload, frame in zip(payloads, frames, strict=True)
-        ],
+        container.coded_frames(payloads, frames, bit_depth),
     )
     return Encoded(
         out,
@@ -569,17 +551,7 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
         coding.PRECISION,
     ):
         raise container.ContainerError(f"file uses coding {coder}; this decoder has {coding.TABLE_FUNCTION}")
-    checks = [
-        (info.bit_depth in (8, 16, 24), f"bit depth {info.bit_depth}"),
-        (1 <= info.channels <= MAX_CHANNELS, f"{info.channels} channels"),
-        (info.sample_rate > 0, f"sample rate {info.sample_rate}"),
-        (0 < info.num_samples < 1 << 40, f"{info.num_samples} samples"),
-        (info.frame_samples > 0 and info.group_frames > 0 and 0 < info.threads <= 256, "frame settings"),
-        (info.frame_count == math.ceil(info.num_samples / max(1, info.frame_samples)), "frame count"),
-    ]
-    for ok, what in checks:
-        if not ok:
-            raise container.ContainerError(f"header holds an invalid {what}")
+    container.check_stream(info, MAX_CHANNELS, info.group_frames > 0 and 0 < info.threads <= 256)
     return info
 
 
@@ -639,13 +611,5 @@ def decode(
     )
     results = run_jobs(jobs, info.threads, workers, parallel)
     frames = [s for r in results for s in r.samples]
-    for index, (frame, stored) in enumerate(zip(frames, parsed.frames, strict=True)):
-        if zlib.crc32(pcm_bytes(frame, info.bit_depth)) != stored.pcm_crc:
-            raise CodecError(
-                f"frame {index}: decoded audio does not match its checksum (the file is damaged, or this"
-                " machine's computation differs from the encoder's)"
-            )
-    samples = np.concatenate(frames, axis=0)
-    if hashlib.md5(pcm_bytes(samples, info.bit_depth)).hexdigest() != info.pcm_md5:
-        raise CodecError("decoded audio does not match the file's MD5")
-    return samples, info
+    damaged = "the file is damaged, or this machine's computation differs from the encoder's"
+    return container.check_decoded(frames, parsed, info.bit_depth, info.pcm_md5, CodecError, damaged), info

@@ -21,11 +21,16 @@ refused with an error naming the part (and the frame) that is wrong; nothing is 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 MAGIC = b"TRLB"
 VERSION = 1
@@ -81,6 +86,68 @@ class Container:
     @property
     def payload_bytes(self) -> int:
         return sum(len(f.payload) for f in self.frames)
+
+
+class StreamFields(Protocol):
+    """The audio and frame fields every codec's header holds (what :func:`check_stream` checks)."""
+
+    sample_rate: int
+    bit_depth: int
+    channels: int
+    num_samples: int
+    frame_samples: int
+    frame_count: int
+
+
+def pcm_bytes(samples: np.ndarray, bit_depth: int) -> bytes:
+    """Interleaved little-endian signed PCM, ``bit_depth / 8`` bytes a sample (what FLAC's MD5 covers)."""
+    width = bit_depth // 8
+    raw = np.ascontiguousarray(samples, dtype="<i4").view(np.uint8).reshape(-1, 4)
+    return raw[:, :width].tobytes()
+
+
+def audio_header(samples: np.ndarray, sample_rate: int, bit_depth: int) -> dict[str, Any]:
+    """The header's ``audio`` part: the format, the length and the PCM's MD5."""
+    return {
+        "sample_rate": int(sample_rate),
+        "bit_depth": int(bit_depth),
+        "channels": int(samples.shape[1]),
+        "num_samples": int(samples.shape[0]),
+        "pcm_md5": hashlib.md5(pcm_bytes(samples, bit_depth)).hexdigest(),
+    }
+
+
+def coded_frames(payloads: Sequence[bytes], frames: Sequence[np.ndarray], bit_depth: int) -> list[Frame]:
+    """Each frame's payload beside the CRC32 of the PCM it codes."""
+    return [Frame(p, zlib.crc32(pcm_bytes(f, bit_depth))) for p, f in zip(payloads, frames, strict=True)]
+
+
+def check_stream(info: StreamFields, max_channels: int, frame_settings_ok: bool = True) -> None:
+    """Refuse a header whose audio or frame fields no decoder could honour (ContainerError naming it)."""
+    checks = [
+        (info.bit_depth in (8, 16, 24), f"bit depth {info.bit_depth}"),
+        (1 <= info.channels <= max_channels, f"{info.channels} channels"),
+        (info.sample_rate > 0, f"sample rate {info.sample_rate}"),
+        (0 < info.num_samples < 1 << 40, f"{info.num_samples} samples"),
+        (info.frame_samples > 0 and frame_settings_ok, "frame settings"),
+        (info.frame_count == math.ceil(info.num_samples / max(1, info.frame_samples)), "frame count"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise ContainerError(f"header holds an invalid {what}")
+
+
+def check_decoded(decoded: Sequence[np.ndarray], container: Container, bit_depth: int, pcm_md5: str,
+                  error: type[Exception], damaged: str = "a damaged file") -> np.ndarray:
+    """The decoded frames joined, once each frame matches its PCM CRC32 and the whole the MD5; otherwise
+    ``error`` naming the frame (``damaged``: what a mismatch means for the codec at hand)."""
+    for index, (frame, stored) in enumerate(zip(decoded, container.frames, strict=True)):
+        if zlib.crc32(pcm_bytes(frame, bit_depth)) != stored.pcm_crc:
+            raise error(f"frame {index}: decoded audio does not match its checksum ({damaged})")
+    samples = np.concatenate(decoded, axis=0)
+    if hashlib.md5(pcm_bytes(samples, bit_depth)).hexdigest() != pcm_md5:
+        raise error("decoded audio does not match the file's MD5")
+    return samples
 
 
 def overhead_bytes(container: Container) -> int:

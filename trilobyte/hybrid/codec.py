@@ -11,11 +11,8 @@ so a file decodes bit for bit on any CPU, OS, thread count or library version.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import platform
 import time
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from trilobyte import container
-from trilobyte.codec import pcm_bytes
 from trilobyte.hybrid import engine
 from trilobyte.hybrid.model import HybridModel, get_model
 from trilobyte.hybrid.tables import tables_digest
@@ -113,21 +109,12 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, model_dir: Pat
     header = {
         "format": FORMAT,
         "model": model_header(model),
-        "audio": {
-            "sample_rate": int(sample_rate),
-            "bit_depth": int(bit_depth),
-            "channels": int(samples.shape[1]),
-            "num_samples": int(samples.shape[0]),
-            "pcm_md5": hashlib.md5(pcm_bytes(samples, bit_depth)).hexdigest(),
-        },
+        "audio": container.audio_header(samples, sample_rate, bit_depth),
         "frames": {"samples": model.settings.frame_samples, "count": len(bounds)},
         "coding": {"kernel": KERNEL, "tables": tables_digest(), "coder": "constriction-range-u32-p24"},
         "encoder": {"python": platform.python_version(), "machine": platform.machine()},
     }
-    out = container.Container(
-        header,
-        [container.Frame(p, zlib.crc32(pcm_bytes(f, bit_depth))) for p, f in zip(payloads, frames, strict=True)],
-    )
+    out = container.Container(header, container.coded_frames(payloads, frames, bit_depth))
     return Encoded(out, out.to_bytes(), time.perf_counter() - start)
 
 
@@ -159,17 +146,7 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
             f"file needs kernel {coding.get('kernel')!r} with tables {coding.get('tables')!r}; this decoder has"
             f" {KERNEL!r} with {tables_digest()!r}"
         )
-    checks = [
-        (info.bit_depth in (8, 16, 24), f"bit depth {info.bit_depth}"),
-        (1 <= info.channels <= MAX_CHANNELS, f"{info.channels} channels"),
-        (info.sample_rate > 0, f"sample rate {info.sample_rate}"),
-        (0 < info.num_samples < 1 << 40, f"{info.num_samples} samples"),
-        (info.frame_samples > 0, "frame size"),
-        (info.frame_count == math.ceil(info.num_samples / max(1, info.frame_samples)), "frame count"),
-    ]
-    for ok, what in checks:
-        if not ok:
-            raise container.ContainerError(f"header holds an invalid {what}")
+    container.check_stream(info, MAX_CHANNELS)
     return info
 
 
@@ -205,10 +182,4 @@ def decode(data: bytes, model_dir: Path | str, workers: int = 1) -> tuple[np.nda
     jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, info.sample_rate, i)
             for i, ((a, b), f) in enumerate(zip(bounds, parsed.frames, strict=True))]
     frames = _run(_decode_job, jobs, workers)
-    for index, (frame, stored) in enumerate(zip(frames, parsed.frames, strict=True)):
-        if zlib.crc32(pcm_bytes(frame, info.bit_depth)) != stored.pcm_crc:
-            raise CodecError(f"frame {index}: decoded audio does not match its checksum (a damaged file)")
-    samples = np.concatenate(frames, axis=0)
-    if hashlib.md5(pcm_bytes(samples, info.bit_depth)).hexdigest() != info.pcm_md5:
-        raise CodecError("decoded audio does not match the file's MD5")
-    return samples, info
+    return container.check_decoded(frames, parsed, info.bit_depth, info.pcm_md5, CodecError), info
