@@ -14,7 +14,8 @@ Per channel and sample, with the history before the frame taken as zero:
    predict its residual (stage 0, order ``orders[0]``, plus ``stereo_taps`` taps of the other channel's
    LPC residual: the second channel sees the first one's current one), stage 0's residual (stage 1) and
    stage 1's residual (stage 2). Weights have 16 fractional bits; each adapts by
-   normalized LMS (error times input over the window's energy, kept as an exact running sum) or, in
+   normalized LMS (error times input over the window's energy, kept as an exact running sum, plus the
+   error's square in models from ``nlms_robust`` on) or, in
    models from before it, by sign-error LMS normalized by its input's running magnitude. Stage inputs
    and errors are clamped to +-2**26. The prediction ``P`` is the sum of the stages'
    predictions, clamped to the sample range (without the cascade: the previous sample).
@@ -313,6 +314,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     n_feat = 2 * hist + 9 + cfg[19]
     covariant = cfg[21] != 0 and lpc_order > 0  # the LPC stage by the covariance method
     ridge = cfg[22]
+    robust = cfg[23] != 0  # normalized LMS steps over the window's energy plus the error's square
 
     length = PAD + n_samples
     xh = np.zeros((channels, length), dtype=np.int64)
@@ -550,14 +552,18 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             e1 = clamp(e0 - p1, U_CLIP)
             e2 = clamp(e1 - p2, U_CLIP)
             if use_nlms:
-                nlms_update(wt0[c], u0[c], t, o0, e0, energy[c, 0] + e_cross[c], r0)
+                # robust: the error's square joins the denominator (|e| < 2**26: each sum stays < 2**63)
+                q0 = e0 * e0 if robust else 0
+                q1 = e1 * e1 if robust else 0
+                q2 = e2 * e2 if robust else 0
+                nlms_update(wt0[c], u0[c], t, o0, e0, energy[c, 0] + e_cross[c] + q0, r0)
                 if taps > 0 and e0 != 0:
-                    g = (e0 << 30) // (energy[c, 0] + e_cross[c] + (o0 << 4))
+                    g = (e0 << 30) // (energy[c, 0] + e_cross[c] + q0 + (o0 << 4))
                     for i in range(taps):
                         nw = wx[c, i] + ((g * cross[i] + (1 << (13 + r0))) >> (14 + r0))
                         wx[c, i] = min(max(nw, -W_CLIP), W_CLIP)
-                nlms_update(wt1[c], u1[c], t, o1, e1, energy[c, 1], r1)
-                nlms_update(wt2[c], u2[c], t, o2, e2, energy[c, 2], r2)
+                nlms_update(wt1[c], u1[c], t, o1, e1, energy[c, 1] + q1, r1)
+                nlms_update(wt2[c], u2[c], t, o2, e2, energy[c, 2] + q2, r2)
             else:
                 stage_update(wt0[c], u0[c], t, o0, e0, inv0, r0)
                 if taps > 0 and e0 != 0:

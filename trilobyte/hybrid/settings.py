@@ -13,7 +13,7 @@ MAX_ORDER = 1024
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
-    "lpc_ridge": 20,
+    "lpc_ridge": 20, "nlms_robust": False,
 }
 
 
@@ -48,6 +48,9 @@ class HybridSettings:
     its own way (a model that sees the depth must be trained on every depth it will meet);
     ``stereo_modes``: each stereo frame codes left/right, left/side or mid/side, the encoder's choice
     (by FLAC's rule: the smallest sum of second-order differences) written first in the frame.
+    ``nlms_robust``: each normalized LMS step divides by the window's energy plus the error's square,
+    so one outlying error (an attack, a clipped sample) moves a weight by at most half the step size
+    instead of throwing the stage off for thousands of samples.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -75,6 +78,7 @@ class HybridSettings:
     stereo_modes: bool = True
     lpc_covariance: bool = True
     lpc_ridge: int = 20
+    nlms_robust: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -174,6 +178,7 @@ class HybridSettings:
                 stereo if self.stereo_modes else -1,
                 int(self.lpc_covariance),
                 self.lpc_ridge,
+                int(self.nlms_robust),
             ],
             dtype=np.int64,
         )
