@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("numba")
 
 from tests.conftest import synth
-from tests.test_hybrid import SMALL, random_model, short_music
+from tests.test_hybrid import SMALL, bass_drum, cascade_residual, random_model, short_music, train_music
 from trilobyte.hybrid import covariance as cov
 from trilobyte.hybrid import engine
 from trilobyte.hybrid.settings import HybridSettings, SettingsError
@@ -104,3 +104,35 @@ def test_models_with_the_covariance_stage_round_trip(depth: int, channels: int, 
 def test_settings_check_the_ridge() -> None:
     with pytest.raises(SettingsError, match="lpc_ridge"):
         HybridSettings(lpc_covariance=True, lpc_ridge=2)
+
+
+def test_the_scale_covers_the_right_hand_side() -> None:
+    """While a loud low tone grows louder the newest lag sums (the right-hand side) can exceed every
+    diagonal entry; scaled by the diagonal alone they passed 2**53 and were clamped, and the LPC stage
+    predicted -2,087,046 for a sample of -31,080 until its next solve. Scaled by the newest energy too
+    (lpc_cover_rhs), the right-hand side stays in range (Cauchy-Schwarz) and the stage follows the tone."""
+    x = bass_drum()
+    lpc_alone = HybridSettings(orders=(0, 0, 0), wide_orders=(0, 0, 0))
+    old = cascade_residual(x, replace(lpc_alone, lpc_cover_rhs=False))
+    new = cascade_residual(x, lpc_alone)
+    assert old[1456:1472].min() > 1000  # one whole re-solve period off
+    assert new[1024:4096].max() < 200
+    assert new[4096:].mean() < 3
+    full = cascade_residual(x, HybridSettings())
+    assert full[4096:].mean() < new[4096:].mean()  # the adaptive stages now add to it
+
+
+def test_few_coefficients_over_a_frames_first_samples() -> None:
+    """lpc_warmup: order 32 fitted to the first dozens of samples of an attack predicts wildly; solving for
+    at most samples / 8 coefficients there keeps the stage sane, and changes nothing once the frame is
+    past 8 x 32 samples."""
+    x = train_music("bass_hit_c.flac")  # a synthesized bass hit: full scale from its first samples
+    lpc_alone = HybridSettings(orders=(0, 0, 0), wide_orders=(0, 0, 0))
+    warm = cascade_residual(x, lpc_alone)
+    cold = cascade_residual(x, replace(lpc_alone, lpc_warmup=0))
+    assert warm[:2048].mean() < 0.2 * cold[:2048].mean()  # 129 against 1,184
+    assert np.array_equal(warm[2048:], cold[2048:])  # the same solves once 8 x 32 samples have passed
+    ring, t = run_sums(bass_drum()[:, 0], 200, 12)
+    coef = np.zeros(ORDER, np.int64)
+    cov.solve(ring, t, ORDER, 20, 12, coef, np.zeros((ORDER, ORDER), np.int64), np.zeros(ORDER, np.int64), True, 5)
+    assert np.count_nonzero(coef[5:]) == 0 and np.count_nonzero(coef[:5]) == 5

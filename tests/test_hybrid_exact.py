@@ -54,7 +54,8 @@ def short_stereo(samples: int) -> np.ndarray:
 
 
 LEGACY = replace(SMALL, nlms=False, stereo_taps=2, rates=(24, 22, 22), lpc_decay=14, wide_from=0,
-                 context_features=False, stereo_modes=False, lpc_covariance=False, nlms_robust=False)
+                 context_features=False, stereo_modes=False, lpc_covariance=False, nlms_robust=False,
+                 lpc_cover_rhs=False)
 
 
 def mid_side(x: np.ndarray) -> np.ndarray:
@@ -63,7 +64,8 @@ def mid_side(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :1] + other, x[:, :1] - other], axis=1)
 
 
-AUTOCORRELATION = replace(SMALL, lpc_covariance=False, lpc_decay=16, lpc_every=8, nlms_robust=False)
+AUTOCORRELATION = replace(SMALL, lpc_covariance=False, lpc_decay=16, lpc_every=8, nlms_robust=False,
+                          lpc_cover_rhs=False)
 
 
 @pytest.mark.parametrize(("depth", "settings", "stereo"),

@@ -73,17 +73,23 @@ def isqrt(n: int) -> int:
 
 @njit(cache=True)
 def solve(ring: np.ndarray, t: int, p: int, ridge: int, decay: int, coef: np.ndarray, a: np.ndarray,
-          y: np.ndarray) -> None:
+          y: np.ndarray, cover_rhs: bool = False, order: int = -1) -> None:
     """``coef`` (20 fractional bits) predicting ``x[t]``: ``(R + ridge) coef = b`` from the sums up to
     ``x[t-1]``, by an integer Cholesky factorization ``C C^T``; ``a`` and ``y`` are scratch.
 
     ``ridge`` is a shift: every diagonal entry is raised by the largest one over ``2**ridge`` plus
     ``2**decay`` (one squared unit a sample over the window), so a silent or nearly silent window, whose
     sums are mostly what the decay's rounding left behind, gives coefficients near zero.
+
+    ``order``: solve for the first ``order`` coefficients only (the rest are zero; -1: all ``p``).
+    ``cover_rhs``: the scale is set by the newest energy ``g_{t-1}[0]`` too, which bounds every ``|b[i]|``
+    (Cauchy-Schwarz); without it (models from before) a signal growing louder could push ``b`` past
+    2**53, where it is clamped and the coefficients come out wrong.
     """
     rows = p + 1
+    use = p if order < 0 else min(order, p)
     big = 0
-    for i in range(p):
+    for i in range(-1 if cover_rhs else 0, p):
         if ring[(t - 2 - i) % rows, 0] > big:
             big = ring[(t - 2 - i) % rows, 0]
     lift = (big >> ridge) + (1 << decay)
@@ -97,30 +103,32 @@ def solve(ring: np.ndarray, t: int, p: int, ridge: int, decay: int, coef: np.nda
         up += 1
     lift = scaled(lift, up, sh)
     # the lower triangle of ``a`` holds the system, then C
-    for i in range(p):
+    for i in range(use):
         g = ring[(t - 2 - i) % rows]
         a[i, i] = scaled(g[0], up, sh) + lift
-        for j in range(i + 1, p):
+        for j in range(i + 1, use):
             a[j, i] = scaled(g[j - i], up, sh)
-    for j in range(p):
+    for j in range(use):
         acc = a[j, j]
         for k in range(j):
             acc -= a[j, k] * a[j, k]
         cjj = isqrt(acc) if acc > 1 else 1
         a[j, j] = cjj
-        for i in range(j + 1, p):
+        for i in range(j + 1, use):
             acc = a[i, j]
             for k in range(j):
                 acc -= a[i, k] * a[j, k]
             a[i, j] = clamp(acc // cjj, C_CLIP)
     g = ring[(t - 1) % rows]
-    for i in range(p):  # C y = b
+    for i in range(use):  # C y = b
         acc = clamp(scaled(g[i + 1], up, sh), 1 << SCALE_BITS)
         for k in range(i):
             acc -= a[i, k] * y[k]
         y[i] = clamp(acc // a[i, i], Y_CLIP)
-    for i in range(p - 1, -1, -1):  # C^T coef = y
+    for i in range(use, p):
+        coef[i] = 0
+    for i in range(use - 1, -1, -1):  # C^T coef = y
         acc = y[i] << COEF_BITS
-        for k in range(i + 1, p):
+        for k in range(i + 1, use):
             acc -= a[k, i] * coef[k]
         coef[i] = clamp(acc // a[i, i], COEF_CLIP)

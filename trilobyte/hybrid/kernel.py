@@ -315,6 +315,8 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
     covariant = cfg[21] != 0 and lpc_order > 0  # the LPC stage by the covariance method
     ridge = cfg[22]
     robust = cfg[23] != 0  # normalized LMS steps over the window's energy plus the error's square
+    cover_rhs = cfg[24] != 0  # the covariance system's scale covers its right-hand side
+    warmup = cfg[25]
 
     length = PAD + n_samples
     xh = np.zeros((channels, length), dtype=np.int64)
@@ -398,7 +400,8 @@ def run_frame(mode: int, x: np.ndarray, cfg: np.ndarray, w1: np.ndarray, b1: np.
             # -- the cascade's prediction
             refresh = lpc_order > 0 and n % lpc_every == 0 and n > 0
             if refresh and covariant:
-                cov.solve(lags[c], t, lpc_order, ridge, lpc_decay, coef[c], a_cov, y_cov)
+                cov.solve(lags[c], t, lpc_order, ridge, lpc_decay, coef[c], a_cov, y_cov, cover_rhs,
+                          lpc_order if warmup == 0 else min(lpc_order, n >> warmup))
             elif refresh:
                 levinson(acf[c], lpc_order, coef[c], tmp)
             pl = lpc_predict(coef[c], xh[c], t, lpc_order)

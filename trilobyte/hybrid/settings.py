@@ -13,7 +13,7 @@ MAX_ORDER = 1024
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
-    "lpc_ridge": 20, "nlms_robust": False,
+    "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0,
 }
 
 
@@ -51,6 +51,11 @@ class HybridSettings:
     ``nlms_robust``: each normalized LMS step divides by the window's energy plus the error's square,
     so one outlying error (an attack, a clipped sample) moves a weight by at most half the step size
     instead of throwing the stage off for thousands of samples.
+    ``lpc_cover_rhs``: the covariance system's scale also covers its right-hand side (the newest lag
+    sums), which a signal growing louder could otherwise push past the range where it is clamped;
+    ``lpc_warmup``: over a frame's first samples the covariance stage solves for at most
+    ``samples >> lpc_warmup`` coefficients (0: always ``lpc_order``), rather than fitting 32 of them to
+    the first few dozen samples of an attack.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -79,6 +84,8 @@ class HybridSettings:
     lpc_covariance: bool = True
     lpc_ridge: int = 20
     nlms_robust: bool = True
+    lpc_cover_rhs: bool = True
+    lpc_warmup: int = 3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -102,6 +109,8 @@ class HybridSettings:
             raise SettingsError(
                 f"LPC order 0..64, decay 4..16, refresh 1..4096, not {self.lpc_order, self.lpc_decay, self.lpc_every}"
             )
+        if not 0 <= self.lpc_warmup <= 8:
+            raise SettingsError(f"lpc_warmup is a shift from 0 to 8, not {self.lpc_warmup}")
         if not 4 <= self.lpc_ridge <= 30:
             raise SettingsError(f"lpc_ridge is a shift from 4 to 30, not {self.lpc_ridge}")
         if not 1 <= self.history <= FEATURE_HISTORY_MAX:
@@ -179,6 +188,8 @@ class HybridSettings:
                 int(self.lpc_covariance),
                 self.lpc_ridge,
                 int(self.nlms_robust),
+                int(self.lpc_cover_rhs),
+                self.lpc_warmup,
             ],
             dtype=np.int64,
         )
