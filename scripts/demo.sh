@@ -35,8 +35,9 @@ step "classical codecs beside flac -8"
 run $PY -m baselines.classical --codec all --split test --out "$OUT" "${QUIET[@]}"
 
 # Trilobyte: the small preset (3 x 128, context 256, batch 32 x 256, lr 3e-3; see
-# benchmarks/trilobyte_cpu_study.md), a short run: about 2 minutes of training each on 2 cores.
-TRAIN=(--preset small --steps 200 "${QUIET[@]}")
+# benchmarks/trilobyte_cpu_study.md), a short run: 120 steps, 1-3 minutes of training each on 2 cores
+# (the three Trilobyte models' training was half the job's time at 200 steps on a slow day).
+TRAIN=(--preset small --steps 120 "${QUIET[@]}")
 # Scoring windows side by side (stride 255: each window carries one token of the one before) takes half
 # the time of the default stride (context / 2) for the same rate here (4.7322 against 4.7330 bits/byte).
 SCORE=(--stride 255 "${QUIET[@]}")
@@ -93,15 +94,15 @@ run $PY -m baselines.classical --codec wavpack --preset hhx6 --no-with-flac "${H
 # repeat the encoder's computation exactly), so the two cores are both busy; its log follows that step.
 LLM_LOG=reports/demo/incontext-llm.log
 mkdir -p reports/demo
-step "in-context LLM (SmolLM2-135M), 10 chunks of 1024 samples per dataset, in the background -> $LLM_LOG"
-$PY -m baselines.llm_incontext --dataset demo-speech-mulaw8 --dataset demo-speech --split test --chunks 10 \
+step "in-context LLM (SmolLM2-135M), 5 chunks of 1024 samples per dataset, in the background -> $LLM_LOG"
+$PY -m baselines.llm_incontext --dataset demo-speech-mulaw8 --dataset demo-speech --split test --chunks 5 \
     --mapping ascii7,latin1,bytes --threads 1 --out "$OUT" --no-progress > "$LLM_LOG" 2>&1 &
 llm=$!
 trap 'kill "$llm" 2>/dev/null || true' EXIT  # Ctrl-C or a failed step stops it too (finished chunks stay)
 
 step "Custom DAC + Rice (Appendix B)"
 [ -f "$MODELS/custom-dac/model.safetensors" ] || $PY -m baselines.nac train --dataset demo-music --preset cpu \
-    --steps 300 --threads 1 --out "$MODELS/custom-dac" "${QUIET[@]}"
+    --steps 150 --threads 1 --out "$MODELS/custom-dac" "${QUIET[@]}"
 run $PY -m baselines.nac --codec custom-dac --weights "$MODELS/custom-dac" --dataset demo-music --split test \
     --out "$OUT" "${QUIET[@]}"
 run $PY -m baselines.flac_frames --dataset demo-music --split test --out "$OUT" "${QUIET[@]}"
