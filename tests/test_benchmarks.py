@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from benchmarks import flac_sweep_speed
@@ -31,3 +32,25 @@ def test_flac_sweep_speed_rejects_bad_jobs_list() -> None:
     with pytest.raises(SystemExit) as exit_info:
         flac_sweep_speed.main(["--jobs-list", "0,2"])
     assert exit_info.value.code == 2
+
+
+def test_hybrid_headroom_oracles_and_refusal() -> None:
+    from benchmarks import hybrid_headroom
+
+    with pytest.raises(SystemExit) as stop:
+        hybrid_headroom.main(["--split", "test"])  # oracles are for studying, never on the evaluation split
+    assert stop.value.code == 2
+    rng = np.random.default_rng(0)
+    # an order-2 resonance driven by white noise: the block oracle of order 2 knows its exact predictor
+    noise = rng.normal(0, 200, 20000)
+    x = np.zeros(20000)
+    for n in range(2, 20000):
+        x[n] = 1.6 * x[n - 1] - 0.8 * x[n - 2] + noise[n]
+    samples = np.round(x).astype(np.int64)[:, None]
+    costs = hybrid_headroom.clip_costs(samples, 16, 44100, [2])
+    per_sample = {k: v / samples.size for k, v in costs.items()}
+    # white noise of std 200 under a logistic costs about log2(200) + 2.05 bits a sample
+    assert 9.3 < per_sample["block-oracle LPC 2"] < 9.8
+    assert per_sample["cascade"] < per_sample["block-oracle LPC 2"] * 1.03
+    assert abs(per_sample["two-sided scale"] - per_sample["cascade"]) < 0.1
+    assert abs(per_sample["clip histograms"] - per_sample["cascade"]) < 0.1
