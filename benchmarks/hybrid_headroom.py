@@ -14,7 +14,11 @@ of past ``|e|`` (time constant 16 samples, as the kernel's):
 - two-sided scale: the cascade's residual, its level taken from the 16 residuals before *and after*
   each sample (not the sample itself) instead of the causal scale;
 - clip histograms: the cascade's residual over its causal scale coded by 2048-bucket histograms (+-64 scales) fitted
-  to the clip itself (one for each octave of the scale) instead of the logistic.
+  to the clip itself (one for each octave of the scale) instead of the logistic;
+- long-term oracle: the cascade's residual less ``g e[n-L]``, the one lag ``L`` (from 32 samples to half the
+  frame) and gain ``g`` that remove the most of its energy over the frame, found with hindsight (and
+  used only where it costs less): what a pitch or loop predictor (repeated notes, beats, copied samples)
+  could add beyond the cascade's 32-256 taps.
 
 Each oracle bounds what its part could gain; where none gains much, the rate is at the corpus's limit for
 this model family. The test split is refused: study on train or valid.
@@ -82,6 +86,21 @@ def block_oracle_residual(s: np.ndarray, order: int) -> np.ndarray:
     return e
 
 
+def long_term_oracle_residual(e: np.ndarray, shortest: int = 32) -> np.ndarray:
+    """``e`` less its best one-tap prediction from ``L`` samples back, lag and gain chosen on ``e`` itself."""
+    n = len(e)
+    if n < 2 * shortest + 2:
+        return e
+    spectrum = np.fft.rfft(e, 2 * n)
+    autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum), 2 * n)[: n // 2 + 1]
+    if autocorrelation[0] <= 0:
+        return e
+    lag = shortest + int(np.argmax(np.abs(autocorrelation[shortest:])))
+    past = np.concatenate([np.zeros(lag), e[:-lag]])
+    gain = float(past @ e) / max(float(past @ past), 1.0)
+    return e - np.round(gain * past)
+
+
 def coded_channels(x: np.ndarray, mode: int) -> np.ndarray:
     """The channels the kernel codes in stereo mode ``mode`` (left/right, left/side, mid/side)."""
     if x.shape[1] != 2 or mode == 0:
@@ -108,12 +127,15 @@ def clip_costs(x: np.ndarray, bit_depth: int, sample_rate: int, orders: list[int
         for c in range(frame.shape[1]):
             e = residual[:, c]
             scale = causal_scale(e)
-            add("cascade", logistic_bits(e, scale))
+            cascade_bits = logistic_bits(e, scale)
+            add("cascade", cascade_bits)
             for order in orders:
                 oracle = block_oracle_residual(signal[:, c], order)
                 add(f"block-oracle LPC {order}", logistic_bits(oracle, causal_scale(oracle)))
             add("two-sided scale", logistic_bits(e, two_sided_scale(e)))
             add("clip histograms", histogram_bits(e, scale))
+            long_term = long_term_oracle_residual(e)
+            add("long-term oracle", min(cascade_bits, logistic_bits(long_term, causal_scale(long_term))))
     return costs
 
 
