@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from trilobyte import methods
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore
+from trilobyte.core import methods
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore
 
 
 def report_of(result: RateResult) -> dict[str, Any]:

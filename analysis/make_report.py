@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import collect, figures, stats, tables
-from trilobyte.results import atomic_write_text
+from trilobyte.core.results import atomic_write_text
 
 log = logging.getLogger(__name__)
 SPLIT_ORDER = ("test", "valid", "train", "all")

@@ -19,23 +19,23 @@ import numpy as np
 
 
 def coder_speed(rows: int) -> None:
-    from trilobyte import coding
+    from trilobyte.gpt2 import entropy
 
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, (rows, 256)).astype(np.float32)
     start = time.perf_counter()
-    tables = coding.probability_table(logits)
+    tables = entropy.probability_table(logits)
     table_s = time.perf_counter() - start
-    p = tables / coding.TOTAL
+    p = tables / entropy.TOTAL
     symbols = (p.cumsum(axis=1) > rng.random((rows, 1))).argmax(axis=1).astype(np.int32)
     start = time.perf_counter()
-    data = coding.encode_symbols(symbols, tables)
+    data = entropy.encode_symbols(symbols, tables)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
-    back = coding.decode_symbols(data, tables)
+    back = entropy.decode_symbols(data, tables)
     decode_s = time.perf_counter() - start
     assert np.array_equal(back, symbols)
-    info = coding.information_bits(tables, symbols)
+    info = entropy.information_bits(tables, symbols)
     print(
         f"coder: {rows:,} symbols of 256; range encode {rows / encode_s:,.0f} symbols/s, decode"
         f" {rows / decode_s:,.0f} symbols/s; tables from logits {rows / table_s:,.0f} rows/s;"
@@ -58,10 +58,10 @@ def rerun_prefix_speed(model: object, tokens: np.ndarray, count: int, context: i
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from trilobyte import codec
-    from trilobyte.datasets import get_dataset
-    from trilobyte.model import PRESETS, build_model, save_model
-    from trilobyte.tokenize import TokenizerSettings, encode
+    from trilobyte.core.datasets import get_dataset
+    from trilobyte.gpt2 import codec
+    from trilobyte.gpt2.model import PRESETS, build_model, save_model
+    from trilobyte.gpt2.tokenize import TokenizerSettings, encode
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", action="append", choices=list(PRESETS), help="default: tiny and small")

@@ -7,7 +7,7 @@
    paper's subframe types disabled;
 2. beside it, the way the paper's authors ran FLAC: each clip written to a WAV file on disk, encoded
    by the ``flac`` program in a subprocess, decoded back with ``flac -d`` and compared;
-3. the shared runner (:func:`trilobyte.cli.run_file_coders`) sweeping the same configurations over
+3. the shared runner (:func:`trilobyte.core.cli.run_file_coders`) sweeping the same configurations over
    the same dataset with ``--jobs`` 1, 2, ... into a throw-away results store.
 
 ``x realtime`` is audio seconds divided by processing seconds; ``files/s`` is files per processing
@@ -37,13 +37,13 @@ from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacError, FlacSettings
 from baselines.flac.coder import PACKAGES, FlacCoder
 from baselines.flac.options import parse_levels, parse_subframes
-from trilobyte import audio
-from trilobyte.cli import datasets_from_args
-from trilobyte.datasets import SPLITS, AudioClip, Dataset, DatasetError
-from trilobyte.environment import cpu_name
-from trilobyte.protocol import LosslessError
-from trilobyte.results import ResultStore
-from trilobyte.runner import run_file_coders
+from trilobyte.core import audio
+from trilobyte.core.cli import datasets_from_args
+from trilobyte.core.datasets import SPLITS, AudioClip, Dataset, DatasetError
+from trilobyte.core.environment import cpu_name
+from trilobyte.core.protocol import LosslessError
+from trilobyte.core.results import ResultStore
+from trilobyte.core.runner import run_file_coders
 
 DEFAULT_DATASETS = ("demo-music",)
 DEFAULT_LEVELS = "0,5,8"

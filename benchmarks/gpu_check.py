@@ -8,7 +8,7 @@ GPU); elsewhere ``--device cpu --preset tiny`` (well under a minute). Rows:
   (attention FLOPs not counted);
 - the same data-parallel under ``torchrun --nproc-per-node N`` (NCCL) when N > 1 GPUs are present;
 - ideal-rate estimation (``scoring.score_clip``, bf16 on CUDA) with the largest batch of windows that fits;
-- the GPT-2 codec (``trilobyte.codec``, float32 as its exactness needs): encode and decode x realtime on
+- the GPT-2 codec (``trilobyte.gpt2.codec``, float32 as its exactness needs): encode and decode x realtime on
   16-bit 44.1 kHz stereo, the round trip compared bit for bit;
 - the 16-bit sample-level model (65,536-way softmax): step time and memory at the largest batch that fits;
 - the in-context LLM (SmolLM2-135M by default): tokens/s of its ideal mode, and the hours the paper's
@@ -227,7 +227,7 @@ def synth_audio(seconds: float, rate: int = 44100, seed: int = 0) -> np.ndarray:
 def music_audio(seconds: float, source: str) -> tuple[np.ndarray, str]:
     """About ``seconds`` of 16-bit 44.1 kHz stereo PCM, and where it came from."""
     if source == "demo":
-        from trilobyte.datasets import DatasetError, get_dataset
+        from trilobyte.core.datasets import DatasetError, get_dataset
 
         try:
             parts, total = [], 0
@@ -289,8 +289,8 @@ def time_training(
     """Seconds per step and tokens per second of ``train_step`` after warm-up steps."""
     import torch
 
-    from trilobyte.model import PRESETS
-    from trilobyte.train import WindowSampler, make_optimizer, train_step
+    from trilobyte.gpt2.model import PRESETS
+    from trilobyte.gpt2.train import WindowSampler, make_optimizer, train_step
 
     device = ctx.device
     model.zero_grad(set_to_none=True)
@@ -318,8 +318,8 @@ def time_training(
 
 def train_row(ctx: Context, depth: int) -> Row:
     """Training at ``depth`` bits: the preset's batch, or the largest half of it that fits."""
-    from trilobyte.model import PRESETS, build_model, count_parameters
-    from trilobyte.tokenize import ClipTokens, TokenizerSettings
+    from trilobyte.gpt2.model import PRESETS, build_model, count_parameters
+    from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings
 
     preset = PRESETS[ctx.preset]
     settings = TokenizerSettings("bytes", depth)
@@ -401,9 +401,9 @@ def ddp_worker(args: argparse.Namespace) -> int:
     import torch.distributed as torch_dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from trilobyte.model import PRESETS, build_model, count_parameters
-    from trilobyte.tokenize import ClipTokens, TokenizerSettings
-    from trilobyte.train import WindowSampler, init_distributed, make_optimizer, train_step
+    from trilobyte.gpt2.model import PRESETS, build_model, count_parameters
+    from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings
+    from trilobyte.gpt2.train import WindowSampler, init_distributed, make_optimizer, train_step
 
     device = args.device
     dist = init_distributed(device)
@@ -487,9 +487,9 @@ def largest_batch(try_batch: Callable[[int], None], first: int, device: str, gro
 def check_estimation(ctx: Context) -> list[Row]:
     import torch
 
-    from trilobyte.model import PRESETS, build_model
-    from trilobyte.scoring import default_stride, score_clip, value_nll
-    from trilobyte.tokenize import ClipTokens, TokenizerSettings
+    from trilobyte.gpt2.model import PRESETS, build_model
+    from trilobyte.gpt2.scoring import default_stride, score_clip, value_nll
+    from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings
 
     preset = PRESETS[ctx.preset]
     settings = TokenizerSettings("bytes", 16)
@@ -538,9 +538,9 @@ def check_estimation(ctx: Context) -> list[Row]:
 
 
 def check_codec(ctx: Context) -> list[Row]:
-    from trilobyte import codec
-    from trilobyte.model import build_model, save_model
-    from trilobyte.tokenize import TokenizerSettings
+    from trilobyte.gpt2 import codec
+    from trilobyte.gpt2.model import build_model, save_model
+    from trilobyte.gpt2.tokenize import TokenizerSettings
 
     settings = TokenizerSettings("bytes", 16)
     folder = save_model(build_model(ctx.preset, settings, seed=ctx.seed), settings, ctx.workdir / "codec", ctx.preset)
@@ -584,8 +584,8 @@ def check_codec(ctx: Context) -> list[Row]:
 
 
 def check_sample_level(ctx: Context) -> list[Row]:
-    from trilobyte.model import PRESETS, build_model, count_parameters
-    from trilobyte.tokenize import ClipTokens, TokenizerSettings
+    from trilobyte.gpt2.model import PRESETS, build_model, count_parameters
+    from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings
 
     preset = PRESETS[ctx.preset]
     settings = TokenizerSettings("sample", 16)
@@ -616,7 +616,7 @@ def check_sample_level(ctx: Context) -> list[Row]:
 def check_llm(ctx: Context) -> list[Row]:
     import torch
 
-    from trilobyte.datasets import REGISTRY
+    from trilobyte.core.datasets import REGISTRY
 
     llm_models, bytes_mapping, token_bits = llm_parts()
     if ctx.llm_model == "tiny-random":
@@ -707,7 +707,7 @@ SECTIONS = ("train", "ddp", "estimate", "codec", "sample", "llm", "hybrid")
 def header_lines(device: str, preset: str, audio_source: str) -> list[str]:
     import torch
 
-    from trilobyte.environment import cpu_name
+    from trilobyte.core.environment import cpu_name
 
     if is_cuda(device):
         index = torch.device(device).index or 0

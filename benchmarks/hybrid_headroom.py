@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", default="32,128", help="block-oracle LPC orders (comma-separated)")
     args = parser.parse_args(argv)
     from baselines.flac.codec import FlacSettings, encode
-    from trilobyte.datasets import get_dataset
+    from trilobyte.core.datasets import get_dataset
 
     orders = [int(o) for o in args.orders.split(",")]
     dataset = get_dataset(args.dataset, split=args.split)

@@ -22,7 +22,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def stereo_music(seconds: float) -> np.ndarray:
-    from trilobyte.datasets import get_dataset
+    from trilobyte.core.datasets import get_dataset
 
     clips = [c for c in get_dataset("demo-music", split="test").clips() if c.channels == 2]
     x = max(clips, key=lambda c: c.num_samples).samples
@@ -66,9 +66,9 @@ def flac(x: np.ndarray) -> None:
 def gpt2(x: np.ndarray, seconds: float) -> None:
     import torch
 
-    from trilobyte import codec
-    from trilobyte.model import build_model, save_model
-    from trilobyte.tokenize import TokenizerSettings
+    from trilobyte.gpt2 import codec
+    from trilobyte.gpt2.model import build_model, save_model
+    from trilobyte.gpt2.tokenize import TokenizerSettings
 
     torch.set_num_threads(1)
     part = x[: int(seconds * 44100)]

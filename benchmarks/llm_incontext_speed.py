@@ -21,7 +21,7 @@ import numpy as np
 from baselines.llm_incontext import models as llm_models
 from baselines.llm_incontext.mappings import BytesMapping
 from baselines.llm_incontext.scoring import StepwisePredictor, categorical, quantize_pmf, token_bits
-from trilobyte.datasets import REGISTRY
+from trilobyte.core.datasets import REGISTRY
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,7 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
 def main(argv: list[str] | None = None) -> int:
     from baselines.nac import models as nac_models
     from baselines.nac.codec import NacCodec
-    from trilobyte.datasets import get_dataset
+    from trilobyte.core.datasets import get_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", metavar="CODEC[:PRESET]",

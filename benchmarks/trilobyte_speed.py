@@ -19,8 +19,8 @@ def time_training(model: Any, sampler: Any, settings: Any, batch_size: int, step
     """Tokens per second of full AdamW steps (after one warm-up step)."""
     import torch
 
-    from trilobyte.scoring import value_nll
-    from trilobyte.train import make_optimizer
+    from trilobyte.gpt2.scoring import value_nll
+    from trilobyte.gpt2.train import make_optimizer
 
     optimizer = make_optimizer(model, 1e-3, 0.1, fused=False)
     rng = np.random.default_rng(0)
@@ -38,11 +38,11 @@ def time_training(model: Any, sampler: Any, settings: Any, batch_size: int, step
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from trilobyte.datasets import get_dataset
-    from trilobyte.model import PRESETS, build_model, count_parameters
-    from trilobyte.scoring import default_stride, score_clip
-    from trilobyte.tokenize import ClipTokens, TokenizerSettings
-    from trilobyte.train import WindowSampler
+    from trilobyte.core.datasets import get_dataset
+    from trilobyte.gpt2.model import PRESETS, build_model, count_parameters
+    from trilobyte.gpt2.scoring import default_stride, score_clip
+    from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings
+    from trilobyte.gpt2.train import WindowSampler
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", action="append", choices=list(PRESETS), help="default: tiny and small")

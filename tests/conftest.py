@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trilobyte import audio
+from trilobyte.core import audio
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

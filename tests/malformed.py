@@ -20,7 +20,7 @@ from conftest import synth
 
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
-from trilobyte import audio
+from trilobyte.core import audio
 
 RATE = 8000
 GOOD = ("good.wav", "good.flac", "pipe.flac", "d12.flac")
@@ -76,8 +76,8 @@ def mixed_folder(folder: Path, samples: int = 1024) -> Path:
 
 def tiny_trilobyte_model(folder: Path) -> Path:
     """A randomly initialised tiny byte-level Trilobyte model (8, 16 and 24-bit audio), no training record."""
-    from trilobyte.model import build_model, save_model
-    from trilobyte.tokenize import TokenizerSettings
+    from trilobyte.gpt2.model import build_model, save_model
+    from trilobyte.gpt2.tokenize import TokenizerSettings
 
     settings = TokenizerSettings("bytes", 24)
     return save_model(build_model("tiny", settings, context=128, seed=3), settings, folder, "tiny")

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from conftest import synth
 
-from trilobyte import audio
+from trilobyte.core import audio
 
 
 @pytest.mark.parametrize("container", ["WAV", "FLAC", "AIFF"])

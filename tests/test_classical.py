@@ -32,9 +32,9 @@ from baselines.classical.commands import (
     make_coder,
 )
 from baselines.classical.general import GeneralCoder
-from trilobyte import audio
-from trilobyte.datasets import AudioClip, get_dataset
-from trilobyte.protocol import FileRate, RateResult
+from trilobyte.core import audio
+from trilobyte.core.datasets import AudioClip, get_dataset
+from trilobyte.core.protocol import FileRate, RateResult
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_TOML = ROOT / "baselines" / "classical" / "toml" / "wavpack.toml"

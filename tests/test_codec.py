@@ -18,12 +18,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("constriction")
 torch.set_num_threads(1)
 
-from trilobyte import __main__ as cli  # noqa: E402
-from trilobyte import audio, codec, coding, container, train  # noqa: E402
-from trilobyte.datasets import folder_dataset, get_dataset  # noqa: E402
-from trilobyte.estimate import TrilobyteRate  # noqa: E402
-from trilobyte.scoring import score_clip  # noqa: E402
-from trilobyte.tokenize import ClipTokens  # noqa: E402
+from trilobyte.core import audio, container  # noqa: E402
+from trilobyte.core.datasets import folder_dataset, get_dataset  # noqa: E402
+from trilobyte.gpt2 import __main__ as cli  # noqa: E402
+from trilobyte.gpt2 import codec, entropy, train  # noqa: E402
+from trilobyte.gpt2.estimate import TrilobyteRate  # noqa: E402
+from trilobyte.gpt2.scoring import score_clip  # noqa: E402
+from trilobyte.gpt2.tokenize import ClipTokens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,8 +42,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def other_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised model of the same shape: another model."""
-    from trilobyte.model import build_model, save_model
-    from trilobyte.tokenize import TokenizerSettings
+    from trilobyte.gpt2.model import build_model, save_model
+    from trilobyte.gpt2.tokenize import TokenizerSettings
 
     settings = TokenizerSettings("bytes", 24)
     return save_model(build_model("tiny", settings, seed=7), settings, tmp_path_factory.mktemp("other"), "tiny")
@@ -82,17 +83,17 @@ def test_probability_table_is_exact_and_close_to_softmax() -> None:
     logits = np.concatenate(
         [rng.normal(0, 4, (200, 256)), np.zeros((1, 256)), np.full((1, 256), 80.0), [[0] * 255 + [200.0]]]
     ).astype(np.float32)
-    tables = coding.probability_table(logits)
+    tables = entropy.probability_table(logits)
     assert tables.dtype == np.int64 and tables.min() >= 1
-    assert (tables.sum(axis=1) == coding.TOTAL).all()
-    assert (tables[200] == coding.TOTAL // 256).all() and (tables[201] == coding.TOTAL // 256).all()
-    assert tables[202, 255] == coding.TOTAL - 255 and (tables[202, :255] == 1).all()  # every symbol codable
+    assert (tables.sum(axis=1) == entropy.TOTAL).all()
+    assert (tables[200] == entropy.TOTAL // 256).all() and (tables[201] == entropy.TOTAL // 256).all()
+    assert tables[202, 255] == entropy.TOTAL - 255 and (tables[202, :255] == 1).all()  # every symbol codable
     p = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    assert np.abs(tables / coding.TOTAL - p).max() < 256 / coding.TOTAL + 1e-9
+    assert np.abs(tables / entropy.TOTAL - p).max() < 256 / entropy.TOTAL + 1e-9
     # one function of the logits alone: the same rows give the same tables in any batch
-    assert np.array_equal(coding.probability_table(logits[5:9]), tables[5:9])
-    digest = hashlib.sha256(coding.probability_table(logits[:3]).tobytes()).hexdigest()[:16]
+    assert np.array_equal(entropy.probability_table(logits[5:9]), tables[5:9])
+    digest = hashlib.sha256(entropy.probability_table(logits[:3]).tobytes()).hexdigest()[:16]
     assert digest == hashlib.sha256(tables[:3].tobytes()).hexdigest()[:16]
 
 
@@ -100,19 +101,19 @@ def test_range_coder_reproduces_the_tables_exactly() -> None:
     """constriction codes each symbol at exactly -log2(table / 2**24): the size is the table's information."""
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 6, (20000, 256)).astype(np.float32)
-    tables = coding.probability_table(logits)
+    tables = entropy.probability_table(logits)
     p = tables / tables.sum(axis=1, keepdims=True)
     symbols = (p.cumsum(axis=1) > rng.random((20000, 1))).argmax(axis=1).astype(np.int32)
     symbols[:50] = np.argmin(tables[:50], axis=1)  # the least probable symbols too
-    data = coding.encode_symbols(symbols, tables)
-    assert np.array_equal(coding.decode_symbols(data, tables), symbols)
-    info = coding.information_bits(tables, symbols)
+    data = entropy.encode_symbols(symbols, tables)
+    assert np.array_equal(entropy.decode_symbols(data, tables), symbols)
+    info = entropy.information_bits(tables, symbols)
     assert info <= 8 * len(data) <= info + 64
 
 
 def test_cached_steps_compute_the_models_own_logits(loaded: codec.LoadedModel) -> None:
     """The stepper (prefill, then one token at a time) agrees with the Hugging Face forward pass to float noise."""
-    from trilobyte.stepper import KVStepper
+    from trilobyte.gpt2.stepper import KVStepper
 
     tokens = np.random.default_rng(3).integers(0, 256, (3, 60))
     with torch.inference_mode():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import synth
 
-from trilobyte import audio
-from trilobyte.datasets import DatasetError, assign_splits, folder_dataset, get_dataset
+from trilobyte.core import audio
+from trilobyte.core.datasets import DatasetError, assign_splits, folder_dataset, get_dataset
 
 
 def test_demo_corpus_is_real_and_at_the_stated_depths() -> None:

@@ -10,7 +10,7 @@ import pytest
 from conftest import synth
 from malformed import TRILOBYTE_FLAGS, tiny_trilobyte_model
 
-from trilobyte import audio
+from trilobyte.core import audio
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -89,8 +89,8 @@ def test_in_context_llm(folders, tmp_path):
 
 
 def test_trilobyte_estimate_and_codec(folders, tmp_path):
-    from trilobyte import __main__ as codec_cli
-    from trilobyte import estimate
+    from trilobyte.gpt2 import __main__ as codec_cli
+    from trilobyte.gpt2 import estimate
 
     model = tiny_trilobyte_model(tmp_path / "model")
     for coded in ([], ["--coded", "--frame-samples", "400"]):
@@ -114,7 +114,7 @@ def test_trilobyte_estimate_and_codec(folders, tmp_path):
 
 def test_trilobyte_train(tmp_path):
     """Training reads every file it trains on: one it cannot read fails the run (exit 1), nothing is written."""
-    from trilobyte import train
+    from trilobyte.gpt2 import train
 
     good = tmp_path / "voices"
     for i in range(6):

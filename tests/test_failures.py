@@ -10,9 +10,9 @@ from malformed import TRILOBYTE_FLAGS, tiny_trilobyte_model
 
 from baselines.flac.codec import FlacSettings, encode
 from baselines.flac.coder import FlacCoder
-from trilobyte import audio
-from trilobyte.datasets import Dataset
-from trilobyte.results import ResultStore
+from trilobyte.core import audio
+from trilobyte.core.datasets import Dataset
+from trilobyte.core.results import ResultStore
 
 BROKEN = "speaker1/clip2.wav"
 
@@ -109,7 +109,7 @@ def test_in_context_odd_depth_file_is_a_failed_row_beside_coded_ones(audio_folde
 def test_trilobyte_codes_the_files_it_can_beside_an_odd_depth_one(tmp_path):
     """One 12-bit file used to refuse the whole dataset: now it is the failed row and the others are coded."""
     pytest.importorskip("torch")
-    from trilobyte import estimate
+    from trilobyte.gpt2 import estimate
 
     folder = tmp_path / "corpus"
     folder.mkdir()

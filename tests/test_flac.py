@@ -21,9 +21,9 @@ from baselines.flac.codec import SUBFRAME_TYPES, FlacSettings
 from baselines.flac.coder import FlacCoder
 from baselines.flac.options import parse_levels
 from baselines.flac.sweep import build_settings, format_table, main
-from trilobyte import audio
-from trilobyte.datasets import AudioClip, get_dataset
-from trilobyte.results import ResultStore
+from trilobyte.core import audio
+from trilobyte.core.datasets import AudioClip, get_dataset
+from trilobyte.core.results import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_OFF = frozenset(SUBFRAME_TYPES)

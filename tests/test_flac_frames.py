@@ -11,8 +11,8 @@ from baselines.flac import frames as flac_frames
 from baselines.flac import frames_cli
 from baselines.flac.codec import FlacSettings
 from baselines.flac.frames import FlacFrameError, FlacFramesCoder
-from trilobyte.datasets import get_dataset
-from trilobyte.protocol import RateResult
+from trilobyte.core.datasets import get_dataset
+from trilobyte.core.protocol import RateResult
 
 N = 6000
 RNG = np.random.default_rng(0)

@@ -21,7 +21,7 @@ from conftest import synth
 
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
-from trilobyte import audio, libflac
+from trilobyte.core import audio, libflac
 
 FLAC_CLI = shutil.which("flac")
 needs_flac_cli = pytest.mark.skipif(FLAC_CLI is None, reason="the flac command line (Debian package flac) is needed")
@@ -371,7 +371,7 @@ def test_decoded_size_is_bounded(tmp_path: Path) -> None:
 
 def _sweep(folder: Path, out: Path) -> tuple[int, object]:
     from baselines.flac.sweep import main
-    from trilobyte.results import ResultStore
+    from trilobyte.core.results import ResultStore
 
     argv = ["--dataset", str(folder), "--levels", "5", "--disable-subframes", "none", "--out", str(out),
             "--no-progress", "--jobs", "1"]

@@ -14,14 +14,15 @@ pytest.importorskip("numba")
 pytest.importorskip("constriction")
 
 from tests.conftest import synth
-from trilobyte import audio, coding, container
-from trilobyte.datasets import get_dataset
+from trilobyte.core import audio, container
+from trilobyte.core.datasets import get_dataset
+from trilobyte.core.leakage import CLIPS_FILE, LeakageError
+from trilobyte.gpt2 import entropy
 from trilobyte.hybrid import __main__ as cli
 from trilobyte.hybrid import codec, engine, method
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
 from trilobyte.hybrid.settings import LEGACY, HybridSettings
-from trilobyte.leakage import CLIPS_FILE, LeakageError
 
 SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
 
@@ -54,7 +55,7 @@ def test_range_coder_writes_constrictions_words() -> None:
     rng = np.random.default_rng(0)
     for _ in range(5):
         n, k = int(rng.integers(1, 2000)), int(rng.integers(2, 40))
-        tables = coding.probability_table((rng.normal(size=(n, k)) * rng.uniform(0.1, 8)).astype(np.float32))
+        tables = entropy.probability_table((rng.normal(size=(n, k)) * rng.uniform(0.1, 8)).astype(np.float32))
         symbols = np.array([rng.choice(k, p=t / t.sum()) for t in tables], dtype=np.int32)
         cums = np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(tables, axis=1)], axis=1)
         state, io, words = np.zeros(5, np.uint64), np.zeros(1, np.int64), np.zeros(2 * n + 8, np.uint32)
@@ -62,8 +63,8 @@ def test_range_coder_writes_constrictions_words() -> None:
         for i, s in enumerate(symbols):
             rc.encode(state, io, words, int(cums[i, s]), int(tables[i, s]))
         data = words[: rc.finish(state, io, words)].astype("<u4").tobytes()
-        assert data == coding.encode_symbols(symbols, tables)
-        assert np.array_equal(coding.decode_symbols(data, tables), symbols)
+        assert data == entropy.encode_symbols(symbols, tables)
+        assert np.array_equal(entropy.decode_symbols(data, tables), symbols)
 
 
 @pytest.mark.parametrize("depth,channels,rate", [(8, 1, 8000), (16, 2, 44100), (24, 2, 96000), (24, 1, 16000)])

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("numba")
 
 from tests.test_hybrid import SMALL, random_model
-from trilobyte.datasets import get_dataset
+from trilobyte.core.datasets import get_dataset
 from trilobyte.hybrid import codec, engine
 from trilobyte.hybrid.settings import HybridSettings
 

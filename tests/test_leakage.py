@@ -13,11 +13,12 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from trilobyte import audio, estimate, train  # noqa: E402
-from trilobyte.datasets import folder_dataset, get_dataset  # noqa: E402
-from trilobyte.leakage import CLIPS_FILE, clip_key, clip_keys, trained_clips  # noqa: E402
-from trilobyte.model import read_info  # noqa: E402
-from trilobyte.results import ResultStore  # noqa: E402
+from trilobyte.core import audio  # noqa: E402
+from trilobyte.core.datasets import folder_dataset, get_dataset  # noqa: E402
+from trilobyte.core.leakage import CLIPS_FILE, clip_key, clip_keys, trained_clips  # noqa: E402
+from trilobyte.core.results import ResultStore  # noqa: E402
+from trilobyte.gpt2 import estimate, train  # noqa: E402
+from trilobyte.gpt2.model import read_info  # noqa: E402
 
 TRAIN = ["--preset", "tiny", "--steps", "2", "--val-windows", "2", "--batch-size", "2", "--context", "64"]
 QUIET = ["--no-progress", "--threads", "1"]

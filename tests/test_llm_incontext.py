@@ -28,9 +28,9 @@ from baselines.llm_incontext.scoring import (
 )
 from tests.conftest import synth
 from tests.llm_tiny import bytelevel_tokenizer, hf_cache_snapshot, llama_tokenizer, save_tiny_llama
-from trilobyte import audio
-from trilobyte.datasets import DatasetError, get_dataset
-from trilobyte.results import ResultStore
+from trilobyte.core import audio
+from trilobyte.core.datasets import DatasetError, get_dataset
+from trilobyte.core.results import ResultStore
 
 
 @pytest.fixture(scope="module", autouse=True)

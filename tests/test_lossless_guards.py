@@ -14,8 +14,8 @@ import pytest
 from conftest import synth
 from malformed import TRILOBYTE_FLAGS, tiny_trilobyte_model
 
-from trilobyte import audio
-from trilobyte.results import ResultStore
+from trilobyte.core import audio
+from trilobyte.core.results import ResultStore
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -158,7 +158,7 @@ def test_in_context_coded_catches_a_flipped_sample(folder, tiny_llama, tmp_path,
 
 
 def test_trilobyte_codec_catches_a_flipped_sample(folder, tmp_path, monkeypatch):
-    from trilobyte import codec, estimate
+    from trilobyte.gpt2 import codec, estimate
 
     real = codec.decode
     monkeypatch.setattr(codec, "decode", lambda *args, **kw: (flipped(real(*args, **kw)[0]), *real(*args, **kw)[1:]))

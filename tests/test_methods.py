@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trilobyte import audio
-from trilobyte.datasets import get_dataset
-from trilobyte.methods import (
+from trilobyte.core import audio
+from trilobyte.core.datasets import get_dataset
+from trilobyte.core.methods import (
     FAMILIES,
     Method,
     MethodError,
@@ -24,8 +24,8 @@ from trilobyte.methods import (
     methods,
     register,
 )
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore
 
 BUILT_IN = {
     "trilobyte": "learned", "flac": "classical", "flac-frames": "classical", "llm-incontext": "in-context LLM",
@@ -199,7 +199,7 @@ def test_incontext_llm_api_equals_the_cli(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_trilobyte_api_equals_the_cli(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from trilobyte import estimate, train
+    from trilobyte.gpt2 import estimate, train
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

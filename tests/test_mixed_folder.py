@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from malformed import BAD, GOOD, ODD_DEPTH, TRILOBYTE_FLAGS, mixed_folder, tiny_trilobyte_model
 
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -107,7 +107,7 @@ def test_classical_gzip_and_wavpack(folder, tmp_path, capsys, caplog):
 
 
 def test_trilobyte_estimate(folder, trilobyte_model, tmp_path, capsys, caplog):
-    from trilobyte import estimate
+    from trilobyte.gpt2 import estimate
 
     out = tmp_path / "out"
     status, _ = run_cli(estimate.main, ["--model", str(trilobyte_model), "--dataset", str(folder), "--split", "all",

@@ -12,9 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # small models: one thread is fastest, and CI machines are shared
 
-from trilobyte import audio, estimate, train  # noqa: E402
-from trilobyte.datasets import folder_dataset, get_dataset  # noqa: E402
-from trilobyte.model import (  # noqa: E402
+from trilobyte.core import audio  # noqa: E402
+from trilobyte.core.datasets import folder_dataset, get_dataset  # noqa: E402
+from trilobyte.core.results import ResultStore  # noqa: E402
+from trilobyte.gpt2 import estimate, train  # noqa: E402
+from trilobyte.gpt2.model import (  # noqa: E402
     PRESETS,
     ModelError,
     build_model,
@@ -23,9 +25,8 @@ from trilobyte.model import (  # noqa: E402
     read_info,
     save_model,
 )
-from trilobyte.results import ResultStore  # noqa: E402
-from trilobyte.scoring import WindowPlan, score_clip, value_nll  # noqa: E402
-from trilobyte.tokenize import ClipTokens, TokenizerSettings, is_value  # noqa: E402
+from trilobyte.gpt2.scoring import WindowPlan, score_clip, value_nll  # noqa: E402
+from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings, is_value  # noqa: E402
 
 
 def uniform_model(settings: TokenizerSettings, context: int = 64):
@@ -71,7 +72,7 @@ def test_presets_have_the_papers_sizes() -> None:
     paper = PRESETS["paper"]
     assert (paper.n_layer, paper.n_embd) == (12, 768)
     # ~90M parameters with the byte vocabulary (the paper's Trilobyte), ~140M at 16-bit sample level
-    from trilobyte.model import gpt2_config
+    from trilobyte.gpt2.model import gpt2_config
 
     for settings, low, high in [
         (TokenizerSettings("bytes", 24), 85e6, 95e6),
@@ -249,7 +250,7 @@ def test_data_parallel_training_under_torchrun_on_cpu(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    command += ["-m", "trilobyte.train", "--dataset", "demo-speech48", "--preset", "tiny", "--steps", "10"]
+    command += ["-m", "trilobyte.gpt2.train", "--dataset", "demo-speech48", "--preset", "tiny", "--steps", "10"]
     command += [
         "--out",
         str(out),

@@ -23,9 +23,9 @@ from baselines.nac.codec import NacCodec  # noqa: E402
 from baselines.nac.coder import NacSettings, get_codec  # noqa: E402
 from baselines.nac.configs import NacError  # noqa: E402
 from baselines.nac.stream import HEADER, Header, NacStreamError, pack_codes, unpack_codes  # noqa: E402
-from trilobyte import audio  # noqa: E402
-from trilobyte.datasets import get_dataset  # noqa: E402
-from trilobyte.protocol import RateResult  # noqa: E402
+from trilobyte.core import audio  # noqa: E402
+from trilobyte.core.datasets import get_dataset  # noqa: E402
+from trilobyte.core.protocol import RateResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

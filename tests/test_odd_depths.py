@@ -25,10 +25,10 @@ from baselines.classical.general import COMPRESSORS, GeneralCoder
 from baselines.flac.codec import FlacSettings, encode
 from baselines.flac.coder import FlacCoder
 from baselines.llm_incontext.mappings import pcm_to_bytes
-from trilobyte import audio
-from trilobyte.datasets import AudioClip, folder_dataset
-from trilobyte.runner import code_ref
-from trilobyte.tokenize import TokenizeError, TokenizerSettings
+from trilobyte.core import audio
+from trilobyte.core.datasets import AudioClip, folder_dataset
+from trilobyte.core.runner import code_ref
+from trilobyte.gpt2.tokenize import TokenizeError, TokenizerSettings
 
 
 def clip_of(bits: int, channels: int = 2, n: int = 4000, samples: np.ndarray | None = None) -> AudioClip:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trilobyte.methods import methods
-from trilobyte.protocol import LosslessError
+from trilobyte.core.methods import methods
+from trilobyte.core.protocol import LosslessError
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "examples" / "plugin"
@@ -85,7 +85,7 @@ def test_stream_refuses_damage(shorten) -> None:
 
 
 def test_coder_counts_the_whole_stream_and_refuses_a_wrong_decode(shorten, monkeypatch: pytest.MonkeyPatch) -> None:
-    from trilobyte.datasets import get_dataset
+    from trilobyte.core.datasets import get_dataset
 
     coder_module, stream = shorten
     dataset = get_dataset("demo-speech", split="test", limit=1)
@@ -152,8 +152,8 @@ def test_installed_plugin_is_listed(plugin_env: tuple[Path, dict[str, str]]) -> 
 
 SCRIPT = """
 import json, sys
-from trilobyte.datasets import get_dataset
-from trilobyte.methods import find, get_method
+from trilobyte.core.datasets import get_dataset
+from trilobyte.core.methods import find, get_method
 import trilobyte_shorten
 from trilobyte_shorten.coder import make_shorten
 

@@ -12,9 +12,9 @@ import pytest
 
 from analysis.make_report import build_report
 from baselines.flac.coder import make_flac
-from trilobyte.methods import declared_report, report_fields
-from trilobyte.protocol import FileRate, RateResult
-from trilobyte.results import ResultStore
+from trilobyte.core.methods import declared_report, report_fields
+from trilobyte.core.protocol import FileRate, RateResult
+from trilobyte.core.results import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -258,7 +258,7 @@ def test_analysis_types_no_method_id() -> None:
     import ast
     import re
 
-    from trilobyte.methods import methods
+    from trilobyte.core.methods import methods
 
     ids = "|".join(re.escape(name) for name in methods())
     pattern = re.compile(rf"(?<![\w.-])({ids}|nac-)(?![\w.-])", re.IGNORECASE)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trilobyte.protocol import FileRate, RateResult, ratio_of_sums_interval
-from trilobyte.results import ResultError, ResultStore, Shard, atomic_write_text, csv_path, merge_shards
-from trilobyte.results import main as results_main
+from trilobyte.core.protocol import FileRate, RateResult, ratio_of_sums_interval
+from trilobyte.core.results import ResultError, ResultStore, Shard, atomic_write_text, csv_path, merge_shards
+from trilobyte.core.results import main as results_main
 
 
 def make_result(files: list[FileRate], shard: str | None = None, fingerprint: str = "abc") -> RateResult:

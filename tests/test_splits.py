@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from trilobyte.datasets import NO_GROUP, REGISTRY, DatasetError, get_dataset
+from trilobyte.core.datasets import NO_GROUP, REGISTRY, DatasetError, get_dataset
 
 SPLITS = ("train", "valid", "test")
 ROOT_NAME = "backup_users1_unit9_LJ999-0001"  # looks like a VCTK speaker, a Birdvox unit, an LJ chapter

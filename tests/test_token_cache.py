@@ -12,10 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from trilobyte import audio, train  # noqa: E402
-from trilobyte.datasets import DatasetError, folder_dataset, get_dataset  # noqa: E402
-from trilobyte.token_cache import cached_clip_tokens, entry_key  # noqa: E402
-from trilobyte.tokenize import ClipTokens, TokenizerSettings  # noqa: E402
+from trilobyte.core import audio  # noqa: E402
+from trilobyte.core.datasets import DatasetError, folder_dataset, get_dataset  # noqa: E402
+from trilobyte.gpt2 import train  # noqa: E402
+from trilobyte.gpt2.token_cache import cached_clip_tokens, entry_key  # noqa: E402
+from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings  # noqa: E402
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trilobyte.datasets import get_dataset
-from trilobyte.tokenize import (
+from trilobyte.core.datasets import get_dataset
+from trilobyte.gpt2.tokenize import (
     ClipTokens,
     TokenizeError,
     TokenizerSettings,

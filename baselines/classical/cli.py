@@ -25,11 +25,11 @@ from baselines.classical.commands import (
 from baselines.classical.general import COMPRESSORS, GeneralCoder
 from baselines.flac.codec import FlacSettings
 from baselines.flac.coder import FlacCoder
-from trilobyte.cli import add_common_args, run_main, setup_logging
-from trilobyte.datasets import DEMO_NATIVE, Dataset
-from trilobyte.protocol import FileCoder, RateResult
-from trilobyte.results import ResultStore, Shard
-from trilobyte.runner import run_file_coders
+from trilobyte.core.cli import add_common_args, run_main, setup_logging
+from trilobyte.core.datasets import DEMO_NATIVE, Dataset
+from trilobyte.core.protocol import FileCoder, RateResult
+from trilobyte.core.results import ResultStore, Shard
+from trilobyte.core.runner import run_file_coders
 
 log = logging.getLogger("trilobyte.classical")
 PACKAGES = ("pyflac", "zstandard")

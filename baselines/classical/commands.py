@@ -8,7 +8,7 @@ files divide into payload and container (:mod:`baselines.classical.containers`).
 are such specs (:mod:`baselines.classical.codecs`); a TOML file describes one more without Python
 (:func:`load_toml`).
 
-8, 16 and 24-bit audio goes to the encoder as a WAV file written by :func:`trilobyte.audio.write_pcm`
+8, 16 and 24-bit audio goes to the encoder as a WAV file written by :func:`trilobyte.core.audio.write_pcm`
 (libsndfile). Depths between whole bytes (12, 20, ...) go as a WAVE_FORMAT_EXTENSIBLE WAV whose
 ``wValidBitsPerSample`` is the true depth, the samples left-justified in 1 to 3 bytes
 (:mod:`baselines.classical.wavfile`); a decoder's WAV or raw output is expected in that same layout and
@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 
 from baselines.classical import containers, pcm, wavfile
-from trilobyte import audio
-from trilobyte.datasets import AudioClip
-from trilobyte.protocol import FileRate, LosslessError
+from trilobyte.core import audio
+from trilobyte.core.datasets import AudioClip
+from trilobyte.core.protocol import FileRate, LosslessError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 PLACEHOLDERS = ("input", "output", "options", "raw_format", "sample_rate", "channels", "bit_depth")
@@ -282,7 +282,7 @@ class CommandCoder:
             "version": self.version(),
             "encode_command": _fill(self.codec.encode, self.encoder, values, self.options),
             "decode_command": _fill(self.codec.decode, self.decoder, values, ()),
-            "encoder_input": f"{self.codec.input_format.upper()} written by trilobyte.audio.write_pcm (8, 16,"
+            "encoder_input": f"{self.codec.input_format.upper()} written by trilobyte.core.audio.write_pcm (8, 16,"
                              " 24-bit) or WAVE_FORMAT_EXTENSIBLE with wValidBitsPerSample = the depth, samples"
                              " left-justified (other depths: baselines.classical.wavfile)",
             "decoder_output": self.codec.output_format,

@@ -27,8 +27,8 @@ import numpy as np
 
 from baselines.classical import pcm
 from baselines.classical.commands import CodecError, CodecUnavailable, LosslessError
-from trilobyte.datasets import AudioClip
-from trilobyte.protocol import FileRate
+from trilobyte.core.datasets import AudioClip
+from trilobyte.core.protocol import FileRate
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trilobyte.audio import check_range
+from trilobyte.core.audio import check_range
 
 # ffmpeg's name for each WAV data-chunk layout, by bytes a sample (``ffmpeg -f FORMAT``).
 FFMPEG_FORMATS = {1: "u8", 2: "s16le", 3: "s24le"}

@@ -10,7 +10,7 @@ from typing import Any
 from baselines.classical.codecs import COMMAND_CODECS
 from baselines.classical.commands import CodecUnavailable, CommandCodec, command_report, load_toml, make_coder
 from baselines.classical.general import COMPRESSORS, GeneralCoder, compressor_report
-from trilobyte.methods import Method
+from trilobyte.core.methods import Method
 
 
 def make_command_coder(codec: CommandCodec, preset: str | None = None, binary: str | None = None,

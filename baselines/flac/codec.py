@@ -1,6 +1,6 @@
 """libFLAC in process, through pyflac: encode exact integer PCM to a FLAC stream in memory, and measure it.
 
-Streams are decoded back by :mod:`trilobyte.libflac` (the same libFLAC's decoder, driven by the data
+Streams are decoded back by :mod:`trilobyte.core.libflac` (the same libFLAC's decoder, driven by the data
 layer's own reader), so every depth from 4 to 32 bits round-trips.
 
 pyflac builds its cffi extension against the libFLAC it bundles; we drive that encoder directly, so
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trilobyte.libflac import FlacDecodeError, decode_flac, libflac_path
+from trilobyte.core.libflac import FlacDecodeError, decode_flac, libflac_path
 
 SUBFRAME_TYPES = ("constant", "fixed", "verbatim")
 LEVELS = tuple(range(9))
@@ -223,7 +223,7 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: Flac
 
 def decode(data: bytes) -> tuple[np.ndarray, int, int]:
     """Decode a FLAC stream (libFLAC, MD5 checked) to exact integers, rate and depth."""
-    from trilobyte.audio import AudioError
+    from trilobyte.core.audio import AudioError
 
     try:
         stream = decode_flac(data)

@@ -13,9 +13,9 @@ import numpy as np
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
 from baselines.flac.registration import flac_report
-from trilobyte.datasets import AudioClip, Dataset
-from trilobyte.protocol import FileRate, LosslessError, RateResult
-from trilobyte.runner import estimate_with_runner
+from trilobyte.core.datasets import AudioClip, Dataset
+from trilobyte.core.protocol import FileRate, LosslessError, RateResult
+from trilobyte.core.runner import estimate_with_runner
 
 log = logging.getLogger("trilobyte.flac")
 
@@ -41,7 +41,7 @@ class FlacCoder:
         extra = {
             "libflac_version": flac_codec.libflac_version(),
             "encoder": "libFLAC via pyflac",
-            "decoder": "libFLAC via trilobyte.libflac (STREAMINFO MD5 checked)",
+            "decoder": "libFLAC via trilobyte.core.libflac (STREAMINFO MD5 checked)",
             "payload": "fLaC marker + STREAMINFO + frames; other metadata blocks are container_bits",
         }
         if "fixed" in self.settings.disable_subframes and self.settings.level <= 2 and not self.settings.max_lpc_order:

@@ -32,7 +32,7 @@ from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
 from baselines.flac.registration import frames_report
 from baselines.rice import RicePlan
-from trilobyte.datasets import AudioClip
+from trilobyte.core.datasets import AudioClip
 
 log = logging.getLogger("trilobyte.flac_frames")
 METHOD = "flac-frames"
@@ -569,7 +569,7 @@ class FlacFramesCoder:
         }
 
     def code_file(self, clip: AudioClip) -> Any:
-        from trilobyte.protocol import FileRate
+        from trilobyte.core.protocol import FileRate
 
         start = time.perf_counter()
         _, stream = encode_and_read(clip.samples, clip.sample_rate, clip.bit_depth, self.settings)

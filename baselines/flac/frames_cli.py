@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from baselines.flac.codec import FlacSettings
 from baselines.flac.frames import PACKAGES, FlacFramesCoder
 from baselines.flac.options import parse_subframes
-from trilobyte.cli import add_common_args, parse_shard, run_main, setup_logging
-from trilobyte.datasets import DEMO_NATIVE, Dataset
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore
-from trilobyte.runner import run_file_coders
+from trilobyte.core.cli import add_common_args, parse_shard, run_main, setup_logging
+from trilobyte.core.datasets import DEMO_NATIVE, Dataset
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore
+from trilobyte.core.runner import run_file_coders
 
 
 def format_table(results: Sequence[RateResult]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trilobyte.methods import Column, Method
+from trilobyte.core.methods import Column, Method
 
 _WHERE = "--dataset {dataset} --split {split}"
 

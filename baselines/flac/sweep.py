@@ -17,11 +17,11 @@ from baselines.flac import codec as flac_codec
 from baselines.flac.codec import LEVELS, SUBFRAME_TYPES, FlacSettings
 from baselines.flac.coder import PACKAGES, FlacCoder
 from baselines.flac.options import parse_levels, parse_subframes
-from trilobyte.cli import add_common_args, default_jobs, run_main, setup_logging
-from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore, Shard
-from trilobyte.runner import run_file_coders
+from trilobyte.core.cli import add_common_args, default_jobs, run_main, setup_logging
+from trilobyte.core.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore, Shard
+from trilobyte.core.runner import run_file_coders
 
 log = logging.getLogger("trilobyte.flac")
 def build_settings(args: argparse.Namespace) -> list[FlacSettings]:

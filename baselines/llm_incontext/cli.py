@@ -15,10 +15,10 @@ from baselines.llm_incontext.mappings import (
     MAPPINGS,
 )
 from baselines.llm_incontext.method import InContextLLM, LLMSettings, torch_threads
-from trilobyte.cli import add_common_args, run_main, setup_logging
-from trilobyte.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore, Shard
+from trilobyte.core.cli import add_common_args, run_main, setup_logging
+from trilobyte.core.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore, Shard
 
 log = logging.getLogger("trilobyte.llm")
 

@@ -1,6 +1,6 @@
 """Exact PCM bytes and the three lossless ways of turning them into a language model's tokens.
 
-Bytes: each sample (an exact integer from ``trilobyte.audio``) is offset to unsigned
+Bytes: each sample (an exact integer from ``trilobyte.core.audio``) is offset to unsigned
 (``s + 2**(b-1)``, so silence is 0x80 / 0x8000 / 0x800000) and written in ``b/8`` bytes, most
 significant first (``big``, the default: the predictable high byte comes before the noisy low one) or
 least significant first (``little``, a WAV file's order). Channels are interleaved frame by frame.
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from trilobyte import audio
+from trilobyte.core import audio
 
 MAPPINGS = ("ascii7", "latin1", "bytes")
 BYTE_ORDERS = ("big", "little")

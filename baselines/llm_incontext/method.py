@@ -52,11 +52,11 @@ from baselines.llm_incontext.mappings import (
 )
 from baselines.llm_incontext.registration import incontext_report
 from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
-from trilobyte.datasets import AudioClip, Dataset, DatasetError
-from trilobyte.environment import environment
-from trilobyte.methods import report_fields
-from trilobyte.protocol import FileRate, LosslessError, RateResult
-from trilobyte.results import ResultSession, ResultStore, Shard
+from trilobyte.core.datasets import AudioClip, Dataset, DatasetError
+from trilobyte.core.environment import environment
+from trilobyte.core.methods import report_fields
+from trilobyte.core.protocol import FileRate, LosslessError, RateResult
+from trilobyte.core.results import ResultSession, ResultStore, Shard
 
 log = logging.getLogger("trilobyte.llm")
 METHOD = "llm-incontext"

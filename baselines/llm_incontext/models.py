@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trilobyte.hashing import file_sha256
+from trilobyte.core.hashing import file_sha256
 
 log = logging.getLogger("trilobyte.llm")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trilobyte.methods import Column, Method
+from trilobyte.core.methods import Column, Method
 
 
 def make_incontext(**settings: Any) -> Any:

@@ -32,8 +32,8 @@ from baselines.nac.coder import PACKAGES, NacCoder, NacSettings, get_codec
 from baselines.nac.configs import NacError
 from baselines.nac.models import CODECS, load_model
 from baselines.nac.stream import NacStreamError
-from trilobyte.datasets import DEMO_NATIVE, Dataset
-from trilobyte.protocol import RateResult
+from trilobyte.core.datasets import DEMO_NATIVE, Dataset
+from trilobyte.core.protocol import RateResult
 
 log = logging.getLogger("trilobyte.nac")
 def format_table(results: Sequence[RateResult]) -> str:
@@ -79,9 +79,9 @@ def _settings(args: argparse.Namespace) -> NacSettings:
 
 
 def run_datasets(argv: Sequence[str]) -> int:
-    from trilobyte.cli import add_common_args, run_main, setup_logging
-    from trilobyte.results import ResultStore, Shard
-    from trilobyte.runner import run_file_coders
+    from trilobyte.core.cli import add_common_args, run_main, setup_logging
+    from trilobyte.core.results import ResultStore, Shard
+    from trilobyte.core.runner import run_file_coders
 
     parser = argparse.ArgumentParser(prog="python -m baselines.nac", description=__doc__.splitlines()[0])
     _add_codec_args(parser)
@@ -119,7 +119,7 @@ def file_main(argv: Sequence[str]) -> int:
     Decoding needs only the streams and the weights (codebooks, block layout and resampling are in
     each stream's header).
     """
-    from trilobyte import audio
+    from trilobyte.core import audio
 
     command, rest = argv[0], list(argv[1:])
     parser = argparse.ArgumentParser(prog=f"python -m baselines.nac {command}",

@@ -15,8 +15,8 @@ from baselines import residuals
 from baselines.nac.codec import DEFAULT_BLOCK_SECONDS, NacCodec
 from baselines.nac.models import deterministic_torch, load_model
 from baselines.nac.stream import MAX_PARTITION_ORDER, RICE_BLOCK, VERSION
-from trilobyte.datasets import AudioClip
-from trilobyte.protocol import FileRate, LosslessError, RateResult
+from trilobyte.core.datasets import AudioClip
+from trilobyte.core.protocol import FileRate, LosslessError, RateResult
 
 log = logging.getLogger("trilobyte.nac")
 

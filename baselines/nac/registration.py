@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from trilobyte.methods import Method
+from trilobyte.core.methods import Method
 
 _REQUIRES = ("torch", "transformers", "numba", "safetensors")
 _TITLES = {"dac": "DAC + Rice", "encodec": "EnCodec + Rice", "custom-dac": "Custom DAC + Rice"}

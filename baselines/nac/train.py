@@ -38,9 +38,9 @@ import numpy as np
 
 from baselines.nac.configs import DAC_PRESETS, NacError, dac_config
 from baselines.nac.models import INFO_FILE
-from trilobyte.cli import add_common_args, parse_bit_depth, setup_logging
-from trilobyte.datasets import Dataset, DatasetError, get_dataset
-from trilobyte.environment import environment
+from trilobyte.core.cli import add_common_args, parse_bit_depth, setup_logging
+from trilobyte.core.datasets import Dataset, DatasetError, get_dataset
+from trilobyte.core.environment import environment
 
 log = logging.getLogger("trilobyte.nac.train")
 LOG_FILE = "train_log.jsonl"

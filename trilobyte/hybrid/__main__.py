@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte import file_commands
-from trilobyte.file_commands import FileCodec
+from trilobyte.core import codec_cli
+from trilobyte.core.codec_cli import FileCodec
 from trilobyte.hybrid.codec import SUFFIX, CodecError, decode, encode, read_header
 from trilobyte.hybrid.model import ModelError, get_model
 
@@ -42,8 +42,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = file_commands.build_parser("python -m trilobyte.hybrid", __doc__.splitlines()[0], SUFFIX, add_run_args)
-    return file_commands.main(parser, argv, make_codec, (CodecError, ModelError, OSError))
+    parser = codec_cli.build_parser("python -m trilobyte.hybrid", __doc__.splitlines()[0], SUFFIX, add_run_args)
+    return codec_cli.main(parser, argv, make_codec, (CodecError, ModelError, OSError))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The hybrid codec: integer PCM <-> a ``.trh`` file, in the Trilobyte container (:mod:`trilobyte.container`).
+"""The hybrid codec: integer PCM <-> a ``.trh`` file, in the Trilobyte container (:mod:`trilobyte.core.container`).
 
 The file is the ``.trb`` layout (magic, version, JSON header, header CRC, seek table with per-frame
 payload and PCM CRC32s, payloads) with header format ``trilobyte-hybrid``: the model's id, the kernel's
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte import container
+from trilobyte.core import container
 from trilobyte.hybrid import engine
 from trilobyte.hybrid.model import HybridModel, get_model
 from trilobyte.hybrid.tables import tables_digest

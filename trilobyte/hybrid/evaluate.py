@@ -11,14 +11,14 @@ import logging
 import sys
 from pathlib import Path
 
-from trilobyte.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
-from trilobyte.datasets import DEMO_NATIVE, Dataset
+from trilobyte.core.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
+from trilobyte.core.datasets import DEMO_NATIVE, Dataset
+from trilobyte.core.leakage import LeakageError
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore
+from trilobyte.core.runner import run_file_coders
 from trilobyte.hybrid.method import MODES, PACKAGES, HybridCoder
 from trilobyte.hybrid.model import ModelError
-from trilobyte.leakage import LeakageError
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore
-from trilobyte.runner import run_file_coders
 
 log = logging.getLogger("trilobyte.hybrid")
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"\nevery file decoded and compared bit-exactly ({args.mode}); results in {args.out}")
     except LeakageError as err:
         log.error("%s", err)
-        return EXIT_USAGE  # a misuse, as trilobyte.estimate refuses it
+        return EXIT_USAGE  # a misuse, as trilobyte.gpt2.estimate refuses it
 
 
 def format_table(results: list[RateResult]) -> str:

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte.datasets import AudioClip, Dataset
+from trilobyte.core.datasets import AudioClip, Dataset
+from trilobyte.core.leakage import check_evaluation
+from trilobyte.core.protocol import FileRate, LosslessError, RateResult
+from trilobyte.core.runner import estimate_with_runner
 from trilobyte.hybrid import engine
 from trilobyte.hybrid.codec import encode
 from trilobyte.hybrid.model import SETTINGS_FILE, WEIGHTS_FILE, HybridModel, get_model
-from trilobyte.leakage import check_evaluation
-from trilobyte.protocol import FileRate, LosslessError, RateResult
-from trilobyte.runner import estimate_with_runner
 
 METHOD = "hybrid"
 PACKAGES = ("numba", "constriction", "safetensors")
@@ -92,7 +92,7 @@ class HybridCoder:
         return f"{self.report_columns()[0]} ({self.config_name()})"
 
     def check_dataset(self, dataset: Dataset) -> None:
-        """Refuse (trilobyte.leakage.LeakageError), before any work, a dataset holding clips the model was
+        """Refuse (trilobyte.core.leakage.LeakageError), before any work, a dataset holding clips the model was
         trained on, unless allowed; the toolkit's shared check, from the training record and clip list."""
         self.leakage[dataset.fingerprint] = check_evaluation(self.model.training, dataset, self.model_dir,
                                                              self.allow_trained_clips)

@@ -1,6 +1,6 @@
 """A range coder in numba, word for word the bitstream of constriction's ``queue.RangeEncoder``.
 
-32-bit words, a 64-bit state and 24-bit probabilities, as :mod:`trilobyte.coding` uses through
+32-bit words, a 64-bit state and 24-bit probabilities, as :mod:`trilobyte.gpt2.entropy` uses through
 constriction; written as plain integer functions so that the hybrid kernels can code one symbol at a
 time without leaving compiled code. ``tests/test_hybrid_exact.py`` checks that the words equal
 constriction's for the same symbols and tables, and that constriction decodes them.

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from trilobyte.cli import add_common_args, check_training_args, parse_bit_depth, setup_logging
-from trilobyte.datasets import Dataset, DatasetError, get_dataset
-from trilobyte.environment import environment
+from trilobyte.core.cli import add_common_args, check_training_args, parse_bit_depth, setup_logging
+from trilobyte.core.datasets import Dataset, DatasetError, get_dataset
+from trilobyte.core.environment import environment
+from trilobyte.core.leakage import save_training_clips
 from trilobyte.hybrid.engine import frame_features, frames
 from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, quantize
 from trilobyte.hybrid.settings import HybridSettings, SettingsError
-from trilobyte.leakage import save_training_clips
 
 log = logging.getLogger("trilobyte.hybrid.train")
 CHECKPOINT = "checkpoint.pt"

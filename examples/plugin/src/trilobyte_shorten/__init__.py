@@ -1,14 +1,14 @@
 """A Shorten-style lossless audio coder registered as a trilobyte-bench method by entry point.
 
 The package's ``pyproject.toml`` names :data:`METHOD` in the group ``trilobyte_bench.methods``; once the
-package is installed, ``trilobyte.methods.get_method("shorten")`` builds it and every CLI's ``--list``
+package is installed, ``trilobyte.core.methods.get_method("shorten")`` builds it and every CLI's ``--list``
 shows it. This module imports only the registry (no numpy work, no numba): the coder is imported when
 the method is built.
 """
 
 from __future__ import annotations
 
-from trilobyte.methods import Method
+from trilobyte.core.methods import Method
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """``python -m trilobyte_shorten``: the Shorten-style coder over datasets, with the toolkit's shared flags.
 
-It is the toolkit's CLI skeleton (``trilobyte.cli``) around one per-file coder: resume, shards,
+It is the toolkit's CLI skeleton (``trilobyte.core.cli``) around one per-file coder: resume, shards,
 ``--list``, the results store and the exit-status convention come with it.
 """
 
@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trilobyte.cli import add_common_args, parse_shard, run_main, setup_logging
-from trilobyte.datasets import DEMO_NATIVE, Dataset
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultStore
-from trilobyte.runner import run_file_coders
+from trilobyte.core.cli import add_common_args, parse_shard, run_main, setup_logging
+from trilobyte.core.datasets import DEMO_NATIVE, Dataset
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultStore
+from trilobyte.core.runner import run_file_coders
 from trilobyte_shorten.coder import make_shorten
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte.datasets import AudioClip
-from trilobyte.protocol import FileRate, LosslessError
+from trilobyte.core.datasets import AudioClip
+from trilobyte.core.protocol import FileRate, LosslessError
 from trilobyte_shorten import __version__, stream
 
 

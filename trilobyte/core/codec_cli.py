@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte.audio import AudioError, read_pcm, write_pcm
-from trilobyte.cli import EXIT_FAILED, EXIT_OK, setup_logging
-from trilobyte.container import ContainerError
+from trilobyte.core.audio import AudioError, read_pcm, write_pcm
+from trilobyte.core.cli import EXIT_FAILED, EXIT_OK, setup_logging
+from trilobyte.core.container import ContainerError
 
 log = logging.getLogger("trilobyte")
 CONTAINERS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF"}

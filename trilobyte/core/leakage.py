@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte.datasets import VARIANT, ClipRef, Dataset
+from trilobyte.core.datasets import VARIANT, ClipRef, Dataset
 
 CLIPS_FILE = "training_clips.npy"
 KEY_RULE = "sha256('<folder>/<file>|<samples>|<sample rate>'), first 8 bytes, big-endian, sorted"

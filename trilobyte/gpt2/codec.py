@@ -3,7 +3,7 @@
 A file is cut into frames of ``frame_samples`` samples (all channels). Each frame is tokenized on its
 own (``[BOS]`` + its bytes, channels in file order) and range-coded into its own payload, so a frame
 never needs another frame's audio. Frames are computed ``group_frames`` at a time as one batch of
-the model (:class:`trilobyte.stepper.KVStepper`): every sequence of the group advances one token per
+the model (:class:`trilobyte.gpt2.stepper.KVStepper`): every sequence of the group advances one token per
 step, with a key/value cache, over windows of the model's context that start every ``stride``
 tokens (as the ideal-rate estimator reads them, so the coded size tracks the ideal one).
 
@@ -12,7 +12,7 @@ Exactness. The encoder computes every probability by the decoder's own path: the
 float32 on the same kind of device. The container records that shape (frames per group, threads,
 stride, engine), so running more groups at once, in processes or threads, never changes a single
 computation. Logits become integer tables by one platform-independent function
-(:func:`trilobyte.coding.probability_table`). A fingerprint of the model's logits on a fixed probe,
+(:func:`trilobyte.gpt2.entropy.probability_table`). A fingerprint of the model's logits on a fixed probe,
 computed by the encoder and stored in the file, is recomputed before decoding: a machine that
 computes differently is refused up front, and each frame's PCM CRC32 plus the file's MD5 catch
 anything the probe does not.
@@ -34,14 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte import coding, container, stepper
-from trilobyte.hashing import file_sha256
-from trilobyte.model import SETTINGS_FILE, WEIGHTS_FILE, ModelInfo, load_model, read_info
-from trilobyte.scoring import LN2, WindowPlan, check_stride, default_stride
-from trilobyte.tokenize import ClipTokens, TokenizeError, TokenizerSettings, is_value
-from trilobyte.tokenize import decode as tokens_to_samples
+from trilobyte.core import container
+from trilobyte.core.hashing import file_sha256
+from trilobyte.gpt2 import entropy, stepper
+from trilobyte.gpt2.model import SETTINGS_FILE, WEIGHTS_FILE, ModelInfo, load_model, read_info
+from trilobyte.gpt2.scoring import LN2, WindowPlan, check_stride, default_stride
+from trilobyte.gpt2.tokenize import ClipTokens, TokenizeError, TokenizerSettings, is_value
+from trilobyte.gpt2.tokenize import decode as tokens_to_samples
 
-log = logging.getLogger("trilobyte.codec")
+log = logging.getLogger("trilobyte.gpt2.codec")
 PARALLEL = ("process", "thread")
 SUFFIX = ".trb"
 MAX_CHANNELS = 8
@@ -109,7 +110,7 @@ def model_identity(directory: Path | str) -> dict[str, Any]:
 
 @dataclass
 class LoadedModel:
-    """A model folder loaded for coding."""
+    """A model folder loaded for entropy."""
 
     directory: Path
     device: str = "cpu"
@@ -183,19 +184,19 @@ class _Encoder:
     def __init__(self, sequences: np.ndarray) -> None:
         self.sequences = sequences
         rows = sequences.shape[0]
-        self.coders = [coding.RangeEncoder() for _ in range(rows)]
+        self.coders = [entropy.RangeEncoder() for _ in range(rows)]
         self.pending: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(rows)]
         self.info_bits = np.zeros(rows)
         self.ideal_bits = np.zeros(rows)
 
     def step(self, position: int, rows: np.ndarray, logits: np.ndarray) -> None:
-        tables = coding.probability_table(logits)
+        tables = entropy.probability_table(logits)
         symbols = self.sequences[rows, position]
         picked = np.arange(rows.size)
         shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
         log_total = np.log(np.exp(shifted).sum(axis=1))
         ideal = (log_total - shifted[picked, symbols]) / LN2
-        info = coding.PRECISION - np.log2(tables[picked, symbols].astype(np.float64))
+        info = entropy.PRECISION - np.log2(tables[picked, symbols].astype(np.float64))
         for r, row in enumerate(rows):
             self.pending[row].append((int(symbols[r]), tables[r]))
             self.ideal_bits[row] += ideal[r]
@@ -218,16 +219,16 @@ class _Decoder:
         self.coders = []
         for i, payload in enumerate(payloads):
             try:
-                self.coders.append(coding.RangeDecoder(payload))
-            except (coding.CodingError, ValueError) as err:
+                self.coders.append(entropy.RangeDecoder(payload))
+            except (entropy.CodingError, ValueError) as err:
                 raise CodecError(f"frame {first_frame + i}: {err}") from err
 
     def step(self, position: int, rows: np.ndarray, logits: np.ndarray) -> None:
-        tables = coding.probability_table(logits)
+        tables = entropy.probability_table(logits)
         for r, row in enumerate(rows):
             try:
                 symbol = self.coders[row].decode(tables[r : r + 1])[0]
-            except coding.CodingError as err:
+            except entropy.CodingError as err:
                 raise CodecError(f"frame {self.first_frame + row}: {err}") from err
             self.sequences[row, position] = symbol
 
@@ -382,7 +383,7 @@ class Encoded:
 def _environment(device: str) -> dict[str, Any]:
     import torch
 
-    from trilobyte.environment import cpu_name, package_version
+    from trilobyte.core.environment import cpu_name, package_version
 
     return {
         "torch": torch.__version__,
@@ -481,7 +482,7 @@ def encode(
                 "stride": stride,
                 "probe": _probe(loaded, min(settings.group_frames, len(bounds)), settings.threads),
             },
-            "coding": {"table": coding.TABLE_FUNCTION, "coder": coding.CODER, "precision": coding.PRECISION},
+            "coding": {"table": entropy.TABLE_FUNCTION, "coder": entropy.CODER, "precision": entropy.PRECISION},
             "encoder": _environment(loaded.device),
         },
         container.coded_frames(payloads, frames, bit_depth),
@@ -546,11 +547,11 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
         if compute.get(key) != value:
             raise container.ContainerError(f"file needs compute {key} {compute.get(key)!r}; this decoder has {value!r}")
     if (coder.get("table"), coder.get("coder"), coder.get("precision")) != (
-        coding.TABLE_FUNCTION,
-        coding.CODER,
-        coding.PRECISION,
+        entropy.TABLE_FUNCTION,
+        entropy.CODER,
+        entropy.PRECISION,
     ):
-        raise container.ContainerError(f"file uses coding {coder}; this decoder has {coding.TABLE_FUNCTION}")
+        raise container.ContainerError(f"file uses coding {coder}; this decoder has {entropy.TABLE_FUNCTION}")
     container.check_stream(info, MAX_CHANNELS, info.group_frames > 0 and 0 < info.threads <= 256)
     return info
 

@@ -1,11 +1,11 @@
 """The loop every per-file method runs through: clips loaded once, coders run on each, rows kept as they finish.
 
 One bad file is one failed row, whatever went wrong in reading or coding it; the run always finishes and
-writes its results. Results resume file by file (:class:`trilobyte.results.ResultSession`), run in
+writes its results. Results resume file by file (:class:`trilobyte.core.results.ResultSession`), run in
 worker processes, shard, and survive Ctrl-C (finished files are kept).
 
 A coder may define ``finish(result) -> RateResult`` (model sizes, histograms, totals added once all rows
-are in) and ``result_extra() -> dict``; every result declares its report fields (:mod:`trilobyte.methods`).
+are in) and ``result_extra() -> dict``; every result declares its report fields (:mod:`trilobyte.core.methods`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from trilobyte.datasets import ClipRef, Dataset
-from trilobyte.environment import environment
-from trilobyte.methods import report_fields
-from trilobyte.protocol import FileCoder, FileRate, RateResult
-from trilobyte.results import ResultSession, ResultStore, Shard
+from trilobyte.core.datasets import ClipRef, Dataset
+from trilobyte.core.environment import environment
+from trilobyte.core.methods import report_fields
+from trilobyte.core.protocol import FileCoder, FileRate, RateResult
+from trilobyte.core.results import ResultSession, ResultStore, Shard
 
 log = logging.getLogger("trilobyte")
 _worker: dict = {}

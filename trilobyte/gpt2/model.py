@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trilobyte.hashing import file_sha256
-from trilobyte.tokenize import TokenizerSettings
+from trilobyte.core.hashing import file_sha256
+from trilobyte.gpt2.tokenize import TokenizerSettings
 
 if TYPE_CHECKING:
     from transformers import GPT2LMHeadModel

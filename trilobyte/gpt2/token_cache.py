@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from trilobyte.datasets import Dataset, DatasetError
-from trilobyte.tokenize import ClipTokens, TokenizerSettings
+from trilobyte.core.datasets import Dataset, DatasetError
+from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings
 
-log = logging.getLogger("trilobyte.token_cache")
+log = logging.getLogger("trilobyte.gpt2.token_cache")
 CACHE_FORMAT = 1
 
 

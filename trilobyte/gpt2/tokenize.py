@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte.audio import check_range
+from trilobyte.core.audio import check_range
 
 SCHEMES = ("bytes", "sample")
 LAYOUTS = ("concat", "interleave")

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from trilobyte.datasets import AudioClip, Dataset
+from trilobyte.core.datasets import AudioClip, Dataset
 
 MODES = ("coded", "ideal")
 SCHEMA_VERSION = 1
@@ -120,7 +120,7 @@ class RateResult:
     shard: str | None = None
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    report: dict[str, Any] = field(default_factory=dict)  # column, label, family, order: see trilobyte.methods
+    report: dict[str, Any] = field(default_factory=dict)  # column, label, family, order: see trilobyte.core.methods
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from trilobyte.tokenize import ClipTokens, TokenizerSettings, is_value
+from trilobyte.gpt2.tokenize import ClipTokens, TokenizerSettings, is_value
 
 LN2 = math.log(2.0)
 

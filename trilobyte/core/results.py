@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from trilobyte.protocol import FileRate, RateResult
+from trilobyte.core.protocol import FileRate, RateResult
 
 log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._+=,-]+")
@@ -311,8 +311,8 @@ def merge_shards(store: ResultStore, dataset_key: str, method: str, config_name:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m trilobyte.results merge --out DIR``: merge every complete set of shards under DIR."""
-    parser = argparse.ArgumentParser(prog="python -m trilobyte.results", description=main.__doc__)
+    """``python -m trilobyte.core.results merge --out DIR``: merge every complete set of shards under DIR."""
+    parser = argparse.ArgumentParser(prog="python -m trilobyte.core.results", description=main.__doc__)
     parser.add_argument("command", choices=["merge"])
     parser.add_argument("--out", default="reports/results", help="results folder (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -12,11 +12,11 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from trilobyte import audio
-from trilobyte.datasets import DEMO_NATIVE, SPLITS, Dataset, DatasetError, get_dataset
-from trilobyte.leakage import EVAL_SPLITS
-from trilobyte.protocol import RateResult
-from trilobyte.results import ResultError, Shard
+from trilobyte.core import audio
+from trilobyte.core.datasets import DEMO_NATIVE, SPLITS, Dataset, DatasetError, get_dataset
+from trilobyte.core.leakage import EVAL_SPLITS
+from trilobyte.core.protocol import RateResult
+from trilobyte.core.results import ResultError, Shard
 
 log = logging.getLogger("trilobyte")
 DEFAULT_OUT = Path("reports/results")
@@ -32,7 +32,7 @@ class ListMethods(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
-        from trilobyte.methods import format_list
+        from trilobyte.core.methods import format_list
 
         print(format_list())
         if self.listing is not None:

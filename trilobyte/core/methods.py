@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger("trilobyte.methods")
+log = logging.getLogger("trilobyte.core.methods")
 ENTRY_POINT_GROUP = "trilobyte_bench.methods"
 FAMILIES = ("classical", "general-purpose", "learned", "neural codec", "in-context LLM", "other")
 
@@ -273,7 +273,7 @@ class PerFileEstimator:
         return getattr(self.coder, attribute)
 
     def estimate_rate(self, dataset: Any) -> Any:
-        from trilobyte.runner import estimate_with_runner
+        from trilobyte.core.runner import estimate_with_runner
 
         return estimate_with_runner(self.coder, dataset)
 
@@ -288,7 +288,7 @@ def as_estimator(obj: Any) -> Any:
 
 
 def _trilobyte(model_dir: str, **settings: Any) -> Any:
-    from trilobyte.estimate import TrilobyteRate
+    from trilobyte.gpt2.estimate import TrilobyteRate
 
     return TrilobyteRate(model_dir, **settings)
 

@@ -18,9 +18,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from trilobyte import audio
+from trilobyte.core import audio
 
-log = logging.getLogger("trilobyte.datasets")
+log = logging.getLogger("trilobyte.core.datasets")
 SPLITS = ("all", "train", "valid", "test")
 DATA_ROOT_ENV = "TRILOBYTE_DATA"
 DEFAULT_DATA_ROOT = Path("~/trilobyte-data")

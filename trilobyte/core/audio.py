@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from trilobyte import libflac
+from trilobyte.core import libflac
 
 # Depths a dataset can be evaluated at (the conversions' targets); files may hold any depth in
 # FLAC_BIT_DEPTHS (FLAC) or SUPPORTED_BIT_DEPTHS (WAV, AIFF), and every sample keeps its file's depth.
