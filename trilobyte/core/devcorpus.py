@@ -47,10 +47,6 @@ VALID_FRACTION = 0.1
 TEST_FRACTION = 0.1
 
 
-class BuildError(RuntimeError):
-    """A source that cannot be fetched or unpacked."""
-
-
 @dataclass(frozen=True)
 class Recording:
     """One clip before it is written: its samples and where it came from."""
@@ -61,6 +57,10 @@ class Recording:
     samples: np.ndarray
     sample_rate: int
     bit_depth: int
+
+
+class BuildError(RuntimeError):
+    """A source that cannot be fetched or unpacked."""
 
 
 def fetch_package(package: str, cache: Path) -> tuple[Path, str]:
