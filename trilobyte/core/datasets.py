@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from trilobyte.core import audio
+from trilobyte.core import audio, devmanifest
 
 log = logging.getLogger("trilobyte.core.datasets")
 SPLITS = ("all", "train", "valid", "test")
@@ -108,6 +108,7 @@ class Dataset:
     conversion: str = "linear"
     split: str = "all"
     description: str = ""
+    fixed_splits: tuple[tuple[str, str], ...] = ()  # (group, split) decided when the corpus was built
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -173,7 +174,14 @@ class Dataset:
             raise DatasetError(f"unknown split {split!r}; choose from {SPLITS}")
         if split == "all":
             return self
-        assignment = assign_splits(sorted({r.group for r in self.refs if r.group != NO_GROUP}), *fractions)
+        groups = sorted({r.group for r in self.refs if r.group != NO_GROUP})
+        if self.fixed_splits:
+            assignment = dict(self.fixed_splits)
+            unknown = [g for g in groups if g not in assignment]
+            if unknown:
+                raise DatasetError(f"{self.name}: group {unknown[0]!r} has no split in the corpus's manifest")
+        else:
+            assignment = assign_splits(groups, *fractions)
         # a file without a group is in every split, as a failed file: never silently placed, never lost
         refs = tuple(r for r in self.refs if r.group == NO_GROUP or assignment[r.group] == split)
         if not any(r.group != NO_GROUP for r in refs):
@@ -305,6 +313,7 @@ class DatasetSpec:
     split_channels: bool = False
     description: str = ""
     demo: bool = False
+    splits: Callable[[Path | None], dict[str, str]] | None = None  # data root -> group -> split, if fixed
 
 
 def data_root(explicit: Path | str | None = None) -> Path:
@@ -554,6 +563,63 @@ _SPECS: list[DatasetSpec] = [
         demo=True,
     ),
 ]
+
+
+def _dev_clips(root: Path | None, view: str) -> tuple[Path, list[devmanifest.ClipEntry]]:
+    folder = devmanifest.corpus_dir(data_root(root))
+    try:
+        clips = [c for c in devmanifest.read_manifest(folder)[1] if c.in_view(view)]
+    except devmanifest.ManifestError as err:
+        raise DatasetError(str(err)) from err
+    if not clips:
+        raise DatasetError(f"dev-{view}: the development corpus in {folder} has no clips of this kind")
+    return folder / devmanifest.CLIPS, clips
+
+
+def _dev_locate(view: str) -> Callable[[Path | None], tuple[Path, list[Path]]]:
+    def locate(root: Path | None) -> tuple[Path, list[Path]]:
+        base, clips = _dev_clips(root, view)
+        return base, [base / c.path for c in clips]
+
+    return locate
+
+
+def _dev_splits(view: str) -> Callable[[Path | None], dict[str, str]]:
+    def splits(root: Path | None) -> dict[str, str]:
+        return {c.group: c.split for c in _dev_clips(root, view)[1]}
+
+    return splits
+
+
+# The development corpus (built by python -m trilobyte.core.devcorpus): clips/<source>/<group>/<clip>.flac,
+# grouped by <source>/<group>, each group's split fixed by the manifest. Every file keeps its own rate and depth.
+DEV_GROUP = group_by_regex(r"^([^/]+/[^/]+)/[^/]+$")
+DEV_DESCRIPTIONS = {
+    "speech": "telephone speech in five voices and four languages",
+    "music": "music recordings",
+    "drums": "drum and percussion one-shots",
+    "notes": "recorded instrument notes",
+    "sfx": "sound effects",
+    "field": "ambiences and field recordings",
+    "24bit": "every 24-bit clip",
+    "stereo": "every stereo clip",
+    "all": "every clip",
+}
+_SPECS += [
+    DatasetSpec(
+        f"dev-{view}",
+        view if view in devmanifest.KINDS else "mixed",
+        None,
+        None,
+        None,
+        "linear",
+        _dev_locate(view),
+        DEV_GROUP,
+        description=f"development corpus: {DEV_DESCRIPTIONS[view]}",
+        splits=_dev_splits(view),
+    )
+    for view in (*devmanifest.KINDS, *devmanifest.VIEWS)
+]
 REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
 # 8-bit variants of the demo corpus, by name: <base>-mulaw8 and <base>-linear8.
 VARIANT = re.compile(r"^(?P<base>.+)-(?P<conversion>mulaw|linear)(?P<depth>8|16)$")
@@ -582,7 +648,8 @@ def _from_spec(spec: DatasetSpec, root: Path | None) -> Dataset:
                 f" {wrong[0].sample_rate} Hz ({len(wrong)} such files); resample them once beforehand"
             )
     refs.sort(key=lambda r: r.id)
-    ds = Dataset(spec.name, spec.domain, tuple(refs), description=spec.description)
+    fixed = tuple(sorted(spec.splits(root).items())) if spec.splits else ()
+    ds = Dataset(spec.name, spec.domain, tuple(refs), description=spec.description, fixed_splits=fixed)
     native = {r.bit_depth for r in refs if not r.error}
     if spec.bit_depth is not None and native != {spec.bit_depth}:
         ds = ds.with_bit_depth(spec.bit_depth, spec.conversion)
