@@ -171,7 +171,8 @@ def test_alac_payload_is_frames_plus_cookie(tmp_path: Path) -> None:
     source, encoded = tmp_path / "in.wav", tmp_path / "out.m4a"
     audio.write_pcm(source, clip.samples, clip.sample_rate, 24)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-nostdin", "-i", str(source), "-map_metadata", "-1",
-                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", "alac", str(encoded)], check=True)
+                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", "alac", str(encoded)],
+                   check=True, timeout=60)
     data = encoded.read_bytes()
     mdat = data.index(b"mdat") - 4
     (mdat_size,) = struct.unpack(">I", data[mdat : mdat + 4])
@@ -421,7 +422,7 @@ def test_stdlib_compressors_count_exact_stream_sizes(bit_depth: int, channels: i
 def zstd_reference(data: bytes, level: int) -> bytes:
     """The zstd command's own output for ``data``: what the benchmark must count."""
     args = ["zstd", "-q", "-c", *(["--ultra"] if level > 19 else []), f"-{level}"]
-    return subprocess.run(args, input=data, capture_output=True, check=True).stdout
+    return subprocess.run(args, input=data, capture_output=True, check=True, timeout=60).stdout
 
 
 @pytest.mark.parametrize("backend", ZSTD_BACKENDS)

@@ -115,7 +115,7 @@ def test_report_never_imports_torch(results_dir: Path, tmp_path: Path) -> None:
     code = ("import sys; from analysis.make_report import main; "
             f"main(['--results', {str(results_dir)!r}, '--out', {str(tmp_path / 'r')!r}]); "
             "assert 'torch' not in sys.modules, 'the report imported torch'")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, timeout=120)
 
 
 def test_empty_results_folder_is_a_clear_error(tmp_path: Path) -> None:
