@@ -53,7 +53,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
             atomic_write_text(stem.with_name(stem.name + ".tex"), tables.to_latex(table))
             markdown = tables.to_markdown(table)
             atomic_write_text(stem.with_name(stem.name + ".md"), markdown)
-            sections.append((f"## {title}\n\n{markdown}\n{note}\n", _html_table(title, table, note)))
+            noted = " ".join([note, *tables.column_notes(table)])
+            sections.append((f"## {title}\n\n{markdown}\n{noted}\n", _html_table(title, table, noted)))
 
     for split in splits:
         png = figures.figure2_levels(frame, fig_dir, split)

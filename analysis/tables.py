@@ -99,14 +99,20 @@ def table1(frame: pd.DataFrame, split: str) -> Table1:
                 continue
             spec = declared.get(column)
             impossible = spec is not None and depth in spec.impossible_depths
-            row[column] = "✗" if impossible else "—"
-            if spec is not None and spec.fill and not impossible:
+            same = spec.same_as.get(depth) if spec is not None and depth is not None else None
+            row[column] = "✗" if impossible else f"= {same}" if same else "—"
+            if spec is not None and spec.fill and not impossible and not same:
                 command = spec.fill.format(dataset=d["dataset"], split=split)
                 missing.append({"split": split, "dataset": d["dataset"], "column": column, "command": command})
         paper_rows.append(row)
         if others and here.index.isin(others).any():
             other_rows.append(lead | {c: format_cell(here.loc[c], best) if c in here.index else "—" for c in others})
     return Table1(pd.DataFrame(paper_rows), pd.DataFrame(other_rows), missing)
+
+
+def column_notes(table: pd.DataFrame) -> list[str]:
+    """The notes the registered columns of ``table`` declare (e.g. where two columns are one model)."""
+    return [c.note for c in paper_columns() if c.note and c.label in table.columns]
 
 
 def format_cell(cell: pd.Series, best: float | None) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines.classical import process
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacError, FlacSettings
 from baselines.flac.coder import PACKAGES, FlacCoder
@@ -117,12 +118,17 @@ def flac_program() -> str:
 
 
 def flac_program_version(program: str) -> str:
-    return subprocess.run([program, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run([program, "--version"], capture_output=True, text=True, check=True, timeout=30)
+    return done.stdout.strip()
 
 
 def _run(command: list[str], clip: AudioClip) -> float:
+    limit = process.default_limit(clip.duration)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired as err:
+        raise BenchmarkError(f"{clip.id}: {' '.join(command)} timed out after {limit:g} s") from err
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise BenchmarkError(f"{clip.id}: {' '.join(command)} failed: {done.stderr.strip()}")

@@ -12,6 +12,15 @@ QUIET=()
 [ -t 2 ] || QUIET=(--no-progress)  # bars only on a terminal: a log file gets the step lines and messages
 started=$(date +%s)
 current=""
+# Every job still running in the background (the hybrid training, the in-context LLM) stops with the
+# script: when a step fails, on Ctrl-C or on a kill (finished results and models stay).
+stop_background() {
+    local pid
+    for pid in $(jobs -pr); do kill "$pid" 2>/dev/null || true; done
+}
+trap stop_background EXIT
+trap 'exit 130' INT  # exit, so that the EXIT trap runs (background jobs ignore the terminal's Ctrl-C)
+trap 'exit 143' TERM
 step() { current="$1"; printf '\n== %s (%s, %d min in)\n' "$1" "$(date +%H:%M:%S)" $((($(date +%s) - started) / 60)); }
 # Every method's command exits 1 when any file failed (its results and rows are still written, and the
 # report shows them): the job goes on and lists those steps at the end. Any other failure stops it.
@@ -36,28 +45,37 @@ run $PY -m baselines.classical --codec all --split test --out "$OUT" "${QUIET[@]
 
 # Trilobyte: the small preset (3 x 128, context 256, batch 32 x 256, lr 3e-3; see
 # benchmarks/trilobyte_cpu_study.md), a short run: 120 steps, 1-3 minutes of training each on 2 cores
-# (the three Trilobyte models' training was half the job's time at 200 steps on a slow day).
+# (training the Trilobyte models was half the job's time at 200 steps on a slow day).
 TRAIN=(--preset small --steps 120 "${QUIET[@]}")
 # Scoring windows side by side (stride 255: each window carries one token of the one before) takes half
 # the time of the default stride (context / 2) for the same rate here (4.7322 against 4.7330 bits/byte).
 SCORE=(--stride 255 "${QUIET[@]}")
-trained() { [ -f "$1/model.safetensors" ]; }  # written when training finishes (checkpoints go to $1/checkpoint)
+# A model is reused only when the same training command made it: DIR/demo-recipe.txt holds that command
+# (written when training finishes, beside model.safetensors); another recipe, or none, trains afresh
+# (--overwrite: an old checkpoint is not resumed). --no-progress is left out of the recipe.
+RECIPE=demo-recipe.txt
+recipe() { local a; for a in "$@"; do [ "$a" = --no-progress ] || printf '%q ' "$a"; done; }
+trained() {  # trained DIR COMMAND...: DIR holds a finished model of this very command
+    [ -f "$1/model.safetensors" ] && [ -f "$1/$RECIPE" ] && [ "$(cat "$1/$RECIPE")" = "$(recipe "${@:2}")" ]
+}
+stamp() { recipe "${@:2}" > "$1/$RECIPE"; }  # stamp DIR COMMAND...: after the command trained DIR's model
+train() {  # train DIR COMMAND...: the command (its --out DIR added) unless DIR already holds its model
+    local dir=$1
+    trained "$@" && return 0
+    rm -f "$dir/$RECIPE"
+    "${@:2}" --out "$dir" --overwrite
+    stamp "$@"
+}
 step "Trilobyte on 8-bit mu-law speech"
-trained "$MODELS/speech-mulaw8" || $PY -m trilobyte.train --dataset demo-speech-mulaw8 "${TRAIN[@]}" --out "$MODELS/speech-mulaw8"
+train "$MODELS/speech-mulaw8" $PY -m trilobyte.train --dataset demo-speech-mulaw8 "${TRAIN[@]}"
 run $PY -m trilobyte.estimate --model "$MODELS/speech-mulaw8" --dataset demo-speech-mulaw8 --split test \
     --out "$OUT" "${SCORE[@]}"
-
-# At 8 bits a sample is one byte, so the sample-level tokens are the byte tokens: this model comes out
-# the same as the one above, as the paper's equal 8-bit Standard and Trilobyte columns show.
-step "Standard (sample-level) on 8-bit mu-law speech"
-trained "$MODELS/speech-mulaw8-sample" || $PY -m trilobyte.train --dataset demo-speech-mulaw8 --scheme sample \
-    "${TRAIN[@]}" --out "$MODELS/speech-mulaw8-sample"
-run $PY -m trilobyte.estimate --model "$MODELS/speech-mulaw8-sample" --dataset demo-speech-mulaw8 --split test \
-    --out "$OUT" "${SCORE[@]}"
+# No Standard (sample-level) model here: at 8 bits one sample is one byte, so its tokens are the byte
+# tokens and it would be the model above again; the report's Table 1 says so in that column.
 
 step "Transfer: one 24-bit model with low-byte masking, evaluated at 8, 16 and 24 bits"
-trained "$MODELS/transfer" || $PY -m trilobyte.train --dataset demo-24bit --dataset demo-music --model-bit-depth 24 \
-    --depth-dropout 8=0.3,16=0.3 "${TRAIN[@]}" --out "$MODELS/transfer"
+train "$MODELS/transfer" $PY -m trilobyte.train --dataset demo-24bit --dataset demo-music --model-bit-depth 24 \
+    --depth-dropout 8=0.3,16=0.3 "${TRAIN[@]}"
 # stride 255: windows start on whole 24-bit samples (3 tokens each) and carry one token of context,
 # which keeps this step short. The three 16-bit datasets give the FLAC correlation its three points;
 # the 8-bit rate is taken on the short speech48 clip, since an 8-bit sample still costs this model
@@ -74,16 +92,20 @@ run $PY -m trilobyte.estimate --model "$MODELS/transfer" --dataset demo-speech48
 HYBRID_SETS=(--dataset demo-speech --dataset demo-speech48 --dataset demo-music --dataset demo-24bit)
 HYBRID_TRAIN=("${HYBRID_SETS[@]}" --max-samples 1500000 --eval-every 250 --threads 1 "${QUIET[@]}")
 step "Hybrid coder, its ablations, and WavPack -hhx6 beside it"
+HYBRID=($PY -m trilobyte.hybrid.train "${HYBRID_TRAIN[@]}" --steps 2000)
 hybrid_training=""
-if ! trained "$MODELS/hybrid"; then
-    $PY -m trilobyte.hybrid.train "${HYBRID_TRAIN[@]}" --steps 2000 --out "$MODELS/hybrid" &
+if ! trained "$MODELS/hybrid" "${HYBRID[@]}"; then
+    rm -f "$MODELS/hybrid/$RECIPE"
+    "${HYBRID[@]}" --out "$MODELS/hybrid" --overwrite &
     hybrid_training=$!
 fi
-trained "$MODELS/hybrid-cascade-alone" || $PY -m trilobyte.hybrid.train "${HYBRID_TRAIN[@]}" --steps 300 --fixed \
-    --out "$MODELS/hybrid-cascade-alone"
-trained "$MODELS/hybrid-network-alone" || $PY -m trilobyte.hybrid.train "${HYBRID_TRAIN[@]}" --steps 1200 \
-    --settings '{"cascade": false}' --out "$MODELS/hybrid-network-alone"
-[ -z "$hybrid_training" ] || wait "$hybrid_training"  # a failed training stops the job, as the others do
+train "$MODELS/hybrid-cascade-alone" $PY -m trilobyte.hybrid.train "${HYBRID_TRAIN[@]}" --steps 300 --fixed
+train "$MODELS/hybrid-network-alone" $PY -m trilobyte.hybrid.train "${HYBRID_TRAIN[@]}" --steps 1200 \
+    --settings '{"cascade": false}'
+if [ -n "$hybrid_training" ]; then
+    wait "$hybrid_training"  # a failed training stops the job, as the others do
+    stamp "$MODELS/hybrid" "${HYBRID[@]}"
+fi
 run $PY -m trilobyte.hybrid.evaluate --model "$MODELS/hybrid" --model "$MODELS/hybrid-cascade-alone" \
     --model "$MODELS/hybrid-network-alone" "${HYBRID_SETS[@]}" --dataset demo-speech-mulaw8 \
     --dataset demo-speech48-linear8 --split test --jobs 2 --out "$OUT" "${QUIET[@]}"
@@ -97,12 +119,11 @@ mkdir -p reports/demo
 step "in-context LLM (SmolLM2-135M), 5 chunks of 1024 samples per dataset, in the background -> $LLM_LOG"
 $PY -m baselines.llm_incontext --dataset demo-speech-mulaw8 --dataset demo-speech --split test --chunks 5 \
     --mapping ascii7,latin1,bytes --threads 1 --out "$OUT" --no-progress > "$LLM_LOG" 2>&1 &
-llm=$!
-trap 'kill "$llm" 2>/dev/null || true' EXIT  # Ctrl-C or a failed step stops it too (finished chunks stay)
+llm=$!  # a failed step or Ctrl-C stops it too (finished chunks stay)
 
 step "Custom DAC + Rice (Appendix B)"
-[ -f "$MODELS/custom-dac/model.safetensors" ] || $PY -m baselines.nac train --dataset demo-music --preset cpu \
-    --steps 150 --threads 1 --out "$MODELS/custom-dac" "${QUIET[@]}"
+train "$MODELS/custom-dac" $PY -m baselines.nac train --dataset demo-music --preset cpu --steps 150 --threads 1 \
+    "${QUIET[@]}"
 run $PY -m baselines.nac --codec custom-dac --weights "$MODELS/custom-dac" --dataset demo-music --split test \
     --out "$OUT" "${QUIET[@]}"
 run $PY -m baselines.flac_frames --dataset demo-music --split test --out "$OUT" "${QUIET[@]}"
@@ -110,7 +131,6 @@ run $PY -m baselines.flac_frames --dataset demo-music --split test --out "$OUT" 
 step "waiting for the in-context LLM"
 status=0
 wait "$llm" || status=$?
-trap - EXIT
 grep -v "WARNING.*mapping refused" "$LLM_LOG" || true  # each refused chunk's warning stays in the log file
 current="in-context LLM"
 if [ "$status" -eq 1 ]; then

@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# flac: the reference encoder the tests compare against. wavpack, ffmpeg (ALAC, TTA), zstd: the classical
-# codec baselines. The rest: the demo corpus and test audio.
-DEBIAN_PACKAGES="flac wavpack ffmpeg zstd sonic-pi-samples asterisk-core-sounds-en-wav alsa-utils espeak-ng sox"
+# python3-venv: a minimal Debian 12 has Python without its venv module (and ensurepip). flac: the reference
+# encoder the tests compare against. wavpack, ffmpeg (ALAC, TTA), zstd: the classical codec baselines.
+# The rest: the demo corpus and test audio.
+DEBIAN_PACKAGES="python3-venv flac wavpack ffmpeg zstd sonic-pi-samples asterisk-core-sounds-en-wav alsa-utils espeak-ng sox"
 missing=""
 for pkg in $DEBIAN_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
@@ -19,8 +20,9 @@ if [ -n "$missing" ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+# A venv made before python3-venv was installed has a python but no pip: make it again.
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    "$PYTHON" -m venv --clear .venv
 fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then

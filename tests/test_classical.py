@@ -12,6 +12,8 @@ import lzma
 import shutil
 import struct
 import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from conftest import synth
 
 from baselines.classical import containers, pcm
 from baselines.classical.cli import build_coders, format_table, main
-from baselines.classical.codecs import ALAC, APE, COMMAND_CODECS, FLAC_CLI, TTA, WAVPACK
+from baselines.classical.codecs import ALAC, APE, COMMAND_CODECS, FLAC_CLI, SAC, TTA, WAVPACK
 from baselines.classical.commands import (
     CodecConfigError,
     CodecUnavailable,
@@ -125,7 +127,7 @@ def test_command_codec_round_trips(codec: CommandCodec, preset: str, bit_depth: 
 def test_depth_support_is_documented_per_codec() -> None:
     assert {name: c.bit_depths for name, c in COMMAND_CODECS.items()} == {
         "wavpack": tuple(range(4, 25)), "flac-cli": (8, 12, 16, 20, 24), "alac": (16, 24), "tta": (8, 16, 24),
-        "ape": (8, 16, 24), "optimfrog": (8, 16, 24), "sac": (8, 16, 24)}
+        "ape": (8, 16, 24), "optimfrog": (8, 16, 24), "sac": (8, 16)}
     assert "no 8-bit mode" in ALAC.depth_note
 
 
@@ -169,7 +171,8 @@ def test_alac_payload_is_frames_plus_cookie(tmp_path: Path) -> None:
     source, encoded = tmp_path / "in.wav", tmp_path / "out.m4a"
     audio.write_pcm(source, clip.samples, clip.sample_rate, 24)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-nostdin", "-i", str(source), "-map_metadata", "-1",
-                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", "alac", str(encoded)], check=True)
+                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", "alac", str(encoded)],
+                   check=True, timeout=60)
     data = encoded.read_bytes()
     mdat = data.index(b"mdat") - 4
     (mdat_size,) = struct.unpack(">I", data[mdat : mdat + 4])
@@ -219,6 +222,87 @@ def test_a_failing_command_is_a_clear_error() -> None:
     codec = shell_codec(("false", "{input}", "{output}"), ("cp", "{input}", "{output}"))
     with pytest.raises(RuntimeError, match=r"test codec encoder failed \(exit 1\)"):
         make_coder(codec).code_file(clip_from(synth(100, 1, 16), 16))
+
+
+# A decoder that hangs on the first file it sees (after starting a helper that also hangs, holding the
+# pipes) and copies its input on every later one: a codec that stops the run unless it is timed out.
+HANGING_DECODER = """
+import os, shutil, subprocess, sys, time
+marker = sys.argv[3]
+if not os.path.exists(marker):
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open(marker, "w") as out:
+        out.write(str(helper.pid))
+    time.sleep(600)
+shutil.copy(sys.argv[1], sys.argv[2])
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for a parent that does not reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_hanging_decoder_is_a_timed_out_row_and_the_next_file_is_coded(tmp_path: Path) -> None:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name, seed in (("a.wav", 0), ("b.wav", 1)):
+        audio.write_pcm(folder / name, synth(1600, 1, 16, seed), 16000, 16)
+    script, marker = tmp_path / "decoder.py", tmp_path / "helper.pid"
+    script.write_text(HANGING_DECODER)
+    plugin = tmp_path / "hang.toml"
+    plugin.write_text(f"""name = "hang"
+extension = ".wav"
+encode = ["cp", "{{input}}", "{{output}}"]
+decode = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, "{{input}}", "{{output}}", {json.dumps(str(marker))}]
+version = ["cp", "--version"]
+""")
+    started = time.monotonic()
+    status = main(["--codec", str(plugin), "--timeout", "2", "--dataset", str(folder), "--out", str(tmp_path / "out"),
+                   "--no-progress", "--no-with-flac"])
+    assert time.monotonic() - started < 30
+    assert status == 1
+    rows = {f["id"]: f for f in json.loads((tmp_path / "out" / "clips" / "hang" / "default.json").read_text())["files"]}
+    assert rows["a.wav"]["error"].startswith("CommandTimeout: hang decoder timed out after 2 s (killed")
+    assert rows["b.wav"]["error"] is None and rows["b.wav"]["compressed_bits"] > 0
+    helper = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(helper)  # the decoder's own child went with it: the whole process group was killed
+
+
+def test_the_default_time_limit_follows_the_duration() -> None:
+    coder = make_coder(shell_codec(("cp", "{input}", "{output}"), ("cp", "{input}", "{output}")))
+    assert coder.time_limit(clip_from(synth(16000, 1, 16), 16)) == 60  # 1 s of audio: the one-minute floor
+    assert coder.time_limit(clip_from(synth(16000 * 10, 1, 16), 16)) == 200  # 10 s: 20 x the duration
+    assert replace(coder, timeout=7.5).time_limit(clip_from(synth(16000, 1, 16), 16)) == 7.5
+    with pytest.raises(CodecConfigError, match="positive number of seconds"):
+        replace(coder, timeout=0)
+    with pytest.raises(SystemExit):
+        main(["--codec", "gzip", "--timeout", "0"])
+
+
+def test_sac_refuses_24bit_audio_by_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake = tmp_path / "sac"  # never run on audio: the depth is refused first
+    fake.write_text("#!/bin/sh\necho 'sac test build'\n")
+    fake.chmod(0o755)
+    coder = make_coder(SAC, binary=fake)
+    with pytest.raises(UnsupportedInput, match=r"sac codes 8, 16-bit audio, not 24-bit \(sac reads 1 to 16-bit"):
+        coder.check_supported(clip_from(synth(100, 1, 24), 24))
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    audio.write_pcm(folder / "a.wav", synth(2000, 1, 24), 48000, 24)
+    with caplog.at_level(logging.WARNING):
+        status = main(["--codec", "sac", "--binary", str(fake), "--dataset", str(folder), "--out",
+                       str(tmp_path / "out"), "--no-progress", "--no-with-flac"])
+    assert status == 1
+    assert ("sac: skipped for deep: it codes 8, 16-bit audio, this dataset is 24-bit (sac reads 1 to 16-bit"
+            in caplog.text)
 
 
 @needs_wavpack
@@ -338,7 +422,7 @@ def test_stdlib_compressors_count_exact_stream_sizes(bit_depth: int, channels: i
 def zstd_reference(data: bytes, level: int) -> bytes:
     """The zstd command's own output for ``data``: what the benchmark must count."""
     args = ["zstd", "-q", "-c", *(["--ultra"] if level > 19 else []), f"-{level}"]
-    return subprocess.run(args, input=data, capture_output=True, check=True).stdout
+    return subprocess.run(args, input=data, capture_output=True, check=True, timeout=60).stdout
 
 
 @pytest.mark.parametrize("backend", ZSTD_BACKENDS)

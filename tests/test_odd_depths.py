@@ -105,12 +105,13 @@ def test_wavpack_and_flac_record_the_true_depth_of_an_extensible_wav(tmp_path: P
     samples = synth(2000, 2, bits, seed=1)
     source = tmp_path / "in.wav"
     wavfile.write_wav(source, samples, 44100, bits)
-    subprocess.run(["flac", "-s", "-f", "-o", str(tmp_path / "x.flac"), str(source)], check=True)
+    subprocess.run(["flac", "-s", "-f", "-o", str(tmp_path / "x.flac"), str(source)], check=True, timeout=60)
     decoded, info = audio.read_pcm(tmp_path / "x.flac")  # libFLAC: STREAMINFO's depth
     assert info.bit_depth == bits
     np.testing.assert_array_equal(decoded, samples)
-    subprocess.run(["wavpack", "-q", "-y", str(source), "-o", str(tmp_path / "x.wv")], check=True)
-    summary = subprocess.run(["wvunpack", "-s", str(tmp_path / "x.wv")], capture_output=True, text=True).stdout
+    subprocess.run(["wavpack", "-q", "-y", str(source), "-o", str(tmp_path / "x.wv")], check=True, timeout=60)
+    summary = subprocess.run(["wvunpack", "-s", str(tmp_path / "x.wv")], capture_output=True, text=True,
+                             timeout=60).stdout
     assert f"{bits}-bit ints" in summary
 
 

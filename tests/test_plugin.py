@@ -124,7 +124,7 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+                          check=True, capture_output=True, text=True, timeout=60).stdout.strip()
     # the toolkit's environment (numpy, pandas, pip, setuptools, the toolkit itself) after the venv's own
     shared = sysconfig.get_paths()["purelib"]
     Path(site, "toolkit_environment.pth").write_text(f"import site; site.addsitedir({shared!r})\n")

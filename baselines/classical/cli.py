@@ -45,20 +45,23 @@ def codec_spec(name: str) -> CommandCodec | None:
 
 
 def build_coders(name: str, presets: Sequence[str] | None, binary: Path | None = None,
-                 decoder_binary: Path | None = None) -> list[FileCoder]:
-    """One coder per preset of the named codec (``presets`` None: its default; ``["all"]``: every one)."""
+                 decoder_binary: Path | None = None, timeout: float | None = None) -> list[FileCoder]:
+    """One coder per preset of the named codec (``presets`` None: its default; ``["all"]``: every one).
+
+    ``timeout``: seconds each file's external commands get (default: max(60 s, 20 x the file's duration)).
+    """
     if name in COMPRESSORS:
         if binary or decoder_binary:
             raise CodecConfigError(f"{name} runs in process; --binary applies to command-line codecs only")
         spec = COMPRESSORS[name]
         chosen = _choose(name, presets, spec.presets, spec.default_preset)
-        return [GeneralCoder.create(name, p) for p in chosen]
+        return [GeneralCoder.create(name, p, timeout) for p in chosen]
     codec = codec_spec(name)
     if codec is None:
         raise CodecConfigError(f"unknown codec {name!r}; choose from {', '.join(CODEC_NAMES)}, all,"
                                " or a codec description FILE.toml")
     chosen = _choose(codec.title, presets, tuple(codec.presets), codec.default_preset)
-    return [make_coder(codec, p, binary, decoder_binary) for p in chosen]
+    return [make_coder(codec, p, binary, decoder_binary, timeout) for p in chosen]
 
 
 def _choose(title: str, presets: Sequence[str] | None, known: Sequence[str], default: str) -> list[str]:
@@ -164,6 +167,17 @@ def _coders_for(dataset: Dataset, coders: Sequence[FileCoder]) -> tuple[list[Fil
     return usable, len(coders) - len(usable)
 
 
+def positive_seconds(text: str) -> float:
+    """``--timeout``'s value: a positive number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m baselines.classical",
@@ -180,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the codec's own program (required for ape, optimfrog and sac); one codec only")
     parser.add_argument("--decoder-binary", type=Path, default=None,
                         help="the decoder program, when it is not --binary itself (e.g. wvunpack)")
+    parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                        help="each file's time limit for a codec's encode and decode commands together (and the"
+                             " zstd command); past it the commands are killed with every process they started"
+                             " and the file is a failed row 'timed out after N s' (default: max(60, 20 x the"
+                             " file's duration in seconds))")
     parser.add_argument("--with-flac", action=argparse.BooleanOptionalAction, default=True,
                         help="also run flac -8 (libFLAC in process) as the reference row (default: on)")
     add_common_args(parser, default_datasets=DEMO_NATIVE, listing=list_codecs)
@@ -207,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for name in names:
         try:
-            coders += build_coders(name, args.preset, args.binary, args.decoder_binary)
+            coders += build_coders(name, args.preset, args.binary, args.decoder_binary, args.timeout)
         except CodecConfigError as err:
             parser.error(str(err))
         except CodecUnavailable as err:

@@ -10,7 +10,10 @@ Supported depths (others are refused with a message, never widened silently):
 | ``tta`` (ffmpeg) | ffmpeg | 8, 16, 24 | header + frames / seek table, tags |
 | ``ape`` (Monkey's Audio) | none: ``--binary`` | 8, 16, 24 | whole file |
 | ``optimfrog`` | none: ``--binary`` | 8, 16, 24 | whole file |
-| ``sac`` | none: ``--binary`` | 8, 16, 24 | whole file |
+| ``sac`` | none: ``--binary`` | 8, 16 | whole file |
+
+sac's README says it reads 1 to 16-bit input, and its release decoder did not finish on a 24-bit clip
+(demo-24bit) in 17 minutes, so 24-bit audio is refused by name rather than left to hang or guess.
 
 Monkey's Audio, OptimFROG and sac have no Debian package (``apt-cache search monkey`` finds only
 libjmac-java, a Java library without an encoder command; ffmpeg decodes APE but cannot encode it), so
@@ -110,7 +113,9 @@ SAC = CommandCodec(
     decode=("sac", "--decode", "{input}", "{output}"),
     version=("sac",),
     presets={"default": (), "high": ("--high",), "veryhigh": ("--veryhigh",), "best": ("--best",)},
-    needs_binary=True, install_hint="build sac (state-of-the-art lossless audio compression) from its source",
+    bit_depths=(8, 16), needs_binary=True,
+    depth_note="sac reads 1 to 16-bit input (its README); its release decoder did not finish on 24-bit audio",
+    install_hint="build sac (state-of-the-art lossless audio compression) from its source",
     description="sac, Sebastian's lossless audio compressor",
 )
 

@@ -18,6 +18,11 @@ field and codes the audio at its own depth (WavPack and flac do; ffmpeg's encode
 Placeholders: ``{input}``, ``{output}``, ``{options}`` (a whole argument: the preset's arguments go
 there), ``{raw_format}`` (ffmpeg's name of the raw layout: ``u8``, ``s16le``, ``s24le``),
 ``{sample_rate}``, ``{channels}``, ``{bit_depth}``.
+
+Every command runs under a time limit (:mod:`baselines.classical.process`): a file's encode and decode
+get ``timeout`` seconds together (default max(60 s, 20 x the audio's duration)); past it the command's
+whole process group is killed and the file is a failed row ("... timed out after N s"), the run going on
+to the next file.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -37,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.classical import containers, pcm, wavfile
+from baselines.classical import containers, pcm, process, wavfile
 from trilobyte.core import audio
 from trilobyte.core.datasets import AudioClip
 from trilobyte.core.protocol import FileRate, LosslessError
@@ -49,6 +53,7 @@ OUTPUT_FORMATS = ("wav", "raw")
 WHOLE_DEPTHS = (8, 16, 24)  # the default: what any WAV-reading codec takes
 CODABLE_DEPTHS = tuple(range(4, 25))  # what a codec may declare (a WAV file holds up to 24 bits here)
 SAFE_PRESET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+VERSION_SECONDS = 30.0  # the version command's time limit
 
 
 class CodecConfigError(ValueError):
@@ -184,11 +189,11 @@ def _resolve(codec: CommandCodec, command: str, explicit: Path | str | None) -> 
 @functools.cache
 def _version_of(argv: tuple[str, ...]) -> str:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError) as err:
+        done = process.run_limited(list(argv), VERSION_SECONDS, shlex.join(argv))
+    except (OSError, process.CommandTimeout) as err:
         return f"unknown ({type(err).__name__}: {err})"
     for stream in (done.stdout, done.stderr):
-        for line in stream.splitlines():
+        for line in stream.decode(errors="replace").splitlines():
             if line.strip():
                 return line.split(" Copyright")[0].strip()[:200]
     return f"unknown ({' '.join(argv)} printed nothing)"
@@ -204,11 +209,12 @@ def _fill(template: tuple[str, ...], program: str, values: dict[str, str], optio
     return argv
 
 
-def _run(argv: list[str], what: str) -> float:
-    """Run one codec command; its wall time in seconds (process start included)."""
+def _run(argv: list[str], what: str, deadline: float, limit: float) -> float:
+    """Run one codec command, killed at ``deadline`` (a ``perf_counter`` time: the file's ``limit`` s are up);
+    its wall time in seconds (process start included)."""
     start = time.perf_counter()
     try:
-        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+        done = process.run_limited(argv, deadline - start, what, limit=limit, note=process.FILE_NOTE)
     except OSError as err:
         raise CodecError(f"{what}: cannot run {argv[0]}: {err}") from err
     seconds = time.perf_counter() - start
@@ -240,8 +246,11 @@ class CommandCoder:
     name: str = ""
     mode: str = "coded"
     family: str = "classical"  # the report's family, also for codecs described by a TOML file
+    timeout: float | None = None  # seconds for one file's encode and decode; None: process.default_limit
 
     def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:
+            raise CodecConfigError(f"the time limit must be a positive number of seconds, not {self.timeout}")
         if self.preset not in self.codec.presets:
             raise CodecConfigError(f"{self.codec.title} has no preset {self.preset!r};"
                                    f" choose from {', '.join(self.codec.presets)}")
@@ -264,6 +273,10 @@ class CommandCoder:
     def config(self) -> dict[str, Any]:
         return {"codec": self.codec.name, "preset": self.preset, "options": list(self.options),
                 "version": self.version()}
+
+    def time_limit(self, clip: AudioClip) -> float:
+        """Seconds the file's encode and decode commands get together before they are killed."""
+        return self.timeout if self.timeout is not None else process.default_limit(clip.duration)
 
     def config_name(self) -> str:
         return self.preset
@@ -288,6 +301,9 @@ class CommandCoder:
             "decoder_output": self.codec.output_format,
             "payload": containers.DESCRIPTIONS[self.codec.container],
             "timing": "encode/decode seconds: the codec's command alone, process start included",
+            "time_limit": (f"{self.timeout:g} s" if self.timeout is not None else
+                           f"max({process.MIN_SECONDS:g} s, {process.SECONDS_PER_AUDIO_SECOND:g} x the audio's"
+                           " duration)") + " per file for encode and decode together; past it both are killed",
         }
 
     def check_supported(self, clip: AudioClip) -> None:
@@ -303,6 +319,8 @@ class CommandCoder:
     def code_file(self, clip: AudioClip) -> FileRate:
         self.check_supported(clip)
         start = time.perf_counter()
+        limit = self.time_limit(clip)
+        deadline = start + limit
         with TemporaryDirectory(prefix=f"trilobyte-{self.codec.name}-") as tmp:
             folder = Path(tmp)
             source = folder / f"input.{self.codec.input_format}"
@@ -317,14 +335,14 @@ class CommandCoder:
                       "bit_depth": str(clip.bit_depth)}
             encode_seconds = _run(_fill(self.codec.encode, self.encoder,
                                         {**values, "input": str(source), "output": str(encoded)}, self.options),
-                                  f"{self.codec.title} encoder")
+                                  f"{self.codec.title} encoder", deadline, limit)
             if not encoded.is_file() or encoded.stat().st_size == 0:
                 raise CodecError(f"{self.codec.title} encoder wrote no {encoded.name}")
             data = encoded.read_bytes()
             layout = containers.parse(self.codec.container, data)
             decode_seconds = _run(_fill(self.codec.decode, self.decoder,
                                         {**values, "input": str(encoded), "output": str(decoded)}, ()),
-                                  f"{self.codec.title} decoder")
+                                  f"{self.codec.title} decoder", deadline, limit)
             if not decoded.is_file():
                 raise CodecError(f"{self.codec.title} decoder wrote no {decoded.name}")
             self._compare(clip, decoded)
@@ -369,8 +387,11 @@ class CommandCoder:
 
 
 def make_coder(codec: CommandCodec, preset: str | None = None, binary: Path | str | None = None,
-               decoder_binary: Path | str | None = None) -> CommandCoder:
-    """A coder for ``codec`` at ``preset``, its commands found (raises :class:`CodecUnavailable`)."""
+               decoder_binary: Path | str | None = None, timeout: float | None = None) -> CommandCoder:
+    """A coder for ``codec`` at ``preset``, its commands found (raises :class:`CodecUnavailable`).
+
+    ``timeout``: seconds each file's encode and decode get together (default: max(60 s, 20 x its duration)).
+    """
     preset = preset or codec.default_preset
     if preset not in codec.presets:
         raise CodecConfigError(f"{codec.title} has no preset {preset!r}; choose from {', '.join(codec.presets)}")
@@ -385,7 +406,7 @@ def make_coder(codec: CommandCodec, preset: str | None = None, binary: Path | st
         decoder = str(sibling)
     else:
         decoder = _resolve(codec, codec.decode[0], decoder_binary)
-    return CommandCoder(codec, preset, encoder, decoder)
+    return CommandCoder(codec, preset, encoder, decoder, timeout=timeout)
 
 
 TOML_KEYS = {"name", "title", "extension", "encode", "decode", "version", "presets", "default_preset",

@@ -17,7 +17,6 @@ import importlib.util
 import lzma
 import platform
 import shutil
-import subprocess
 import time
 import zlib
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.classical import pcm
-from baselines.classical.commands import CodecError, CodecUnavailable, LosslessError
+from baselines.classical import pcm, process
+from baselines.classical.commands import VERSION_SECONDS, CodecError, CodecUnavailable, LosslessError
 from trilobyte.core.datasets import AudioClip
 from trilobyte.core.protocol import FileRate
 
@@ -51,18 +50,19 @@ def _zstd_level_args(preset: str) -> list[str]:
     return (["--ultra"] if level > 19 else []) + [f"-{level}"]
 
 
-def _zstd_cli(args: list[str], data: bytes) -> bytes:
+def _zstd_cli(args: list[str], data: bytes, seconds: float, limit: float) -> bytes:
     zstd = shutil.which("zstd")
     if zstd is None:
         raise CodecUnavailable("zstd needs the zstandard Python package (pip install 'trilobyte-bench[classical]')"
                                " or the zstd command (sudo apt-get install zstd)")
-    done = subprocess.run([zstd, "-q", "-c", *args], input=data, capture_output=True)
+    done = process.run_limited([zstd, "-q", "-c", *args], seconds, f"zstd {' '.join(args)}", data, limit,
+                               process.FILE_NOTE)
     if done.returncode != 0:
         raise CodecError(f"zstd {' '.join(args)} failed: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
 
 
-def _compress(name: str, backend: str, preset: str, data: bytes) -> bytes:
+def _compress(name: str, backend: str, preset: str, data: bytes, seconds: float, limit: float) -> bytes:
     if name == "gzip":
         return gzip.compress(data, compresslevel=int(preset), mtime=0)
     if name == "bzip2":
@@ -73,10 +73,10 @@ def _compress(name: str, backend: str, preset: str, data: bytes) -> bytes:
         import zstandard
 
         return zstandard.ZstdCompressor(level=int(preset)).compress(data)
-    return _zstd_cli(_zstd_level_args(preset), data)
+    return _zstd_cli(_zstd_level_args(preset), data, seconds, limit)
 
 
-def _decompress(name: str, backend: str, data: bytes) -> bytes:
+def _decompress(name: str, backend: str, data: bytes, seconds: float, limit: float) -> bytes:
     if name == "gzip":
         return gzip.decompress(data)
     if name == "bzip2":
@@ -87,7 +87,7 @@ def _decompress(name: str, backend: str, data: bytes) -> bytes:
         import zstandard
 
         return zstandard.ZstdDecompressor().decompress(data)
-    return _zstd_cli(["-d"], data)
+    return _zstd_cli(["-d"], data, seconds, limit)
 
 
 COMPRESSORS: dict[str, ByteCompressor] = {c.name: c for c in (
@@ -119,8 +119,12 @@ def _version(name: str, backend: str) -> str:
         import zstandard
 
         return f"zstandard {zstandard.__version__} (libzstd {'.'.join(map(str, zstandard.ZSTD_VERSION))})"
-    done = subprocess.run([shutil.which("zstd") or "zstd", "--version"], capture_output=True, text=True)
-    return done.stdout.strip().splitlines()[0] if done.stdout.strip() else "zstd (unknown version)"
+    try:
+        done = process.run_limited([shutil.which("zstd") or "zstd", "--version"], VERSION_SECONDS, "zstd --version")
+    except (OSError, process.CommandTimeout):
+        return "zstd (unknown version)"
+    text = done.stdout.decode(errors="replace").strip()
+    return text.splitlines()[0] if text else "zstd (unknown version)"
 
 
 def compressor_report(config: dict[str, Any]) -> tuple[tuple[str, ...], str]:
@@ -139,6 +143,7 @@ class GeneralCoder:
     name: str = ""
     mode: str = "coded"
     family: str = "general-purpose"  # the report's family, also for codecs described by a TOML file
+    timeout: float | None = None  # the zstd command's seconds for one file; None: process.default_limit
 
     def __post_init__(self) -> None:
         spec = COMPRESSORS.get(self.compressor)
@@ -150,15 +155,16 @@ class GeneralCoder:
             object.__setattr__(self, "name", self.compressor)
 
     @classmethod
-    def create(cls, compressor: str, preset: str | None = None) -> GeneralCoder:
+    def create(cls, compressor: str, preset: str | None = None, timeout: float | None = None) -> GeneralCoder:
         """The coder at ``preset``, its backend resolved.
 
         Defaults: what the literature's code calls (``gzip.compress``: 9, ``bz2.compress``: 9,
-        ``lzma.compress``: 6) and zstd's strongest level without ``--ultra`` (19).
+        ``lzma.compress``: 6) and zstd's strongest level without ``--ultra`` (19). ``timeout`` bounds the
+        zstd command (when it is the backend) as it bounds a command-line codec; the rest run in process.
         """
         spec = COMPRESSORS[compressor]
         backend = zstd_backend() if compressor == "zstd" else "stdlib"
-        return cls(compressor, preset or spec.default_preset, backend)
+        return cls(compressor, preset or spec.default_preset, backend, timeout=timeout)
 
     def version(self) -> str:
         return _version(self.compressor, self.backend)
@@ -190,11 +196,12 @@ class GeneralCoder:
 
     def code_file(self, clip: AudioClip) -> FileRate:
         start = time.perf_counter()
+        limit = self.timeout if self.timeout is not None else process.default_limit(clip.duration)
         data = pcm.to_bytes(clip.samples, clip.bit_depth)
         before = time.perf_counter()
-        packed = _compress(self.compressor, self.backend, self.preset, data)
+        packed = _compress(self.compressor, self.backend, self.preset, data, start + limit - before, limit)
         encoded = time.perf_counter()
-        unpacked = _decompress(self.compressor, self.backend, packed)
+        unpacked = _decompress(self.compressor, self.backend, packed, start + limit - encoded, limit)
         decoded = time.perf_counter()
         samples = pcm.from_bytes(unpacked, clip.bit_depth, clip.channels)
         if samples.shape != clip.samples.shape or not np.array_equal(samples, clip.samples):

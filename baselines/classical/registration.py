@@ -14,13 +14,14 @@ from trilobyte.core.methods import Method
 
 
 def make_command_coder(codec: CommandCodec, preset: str | None = None, binary: str | None = None,
-                       decoder_binary: str | None = None) -> Any:
-    """One preset of a command-line codec (its programs found on PATH, or given)."""
-    return make_coder(codec, preset, binary, decoder_binary)
+                       decoder_binary: str | None = None, timeout: float | None = None) -> Any:
+    """One preset of a command-line codec (its programs found on PATH, or given; ``timeout``: each file's
+    seconds for encode and decode, default max(60, 20 x its duration))."""
+    return make_coder(codec, preset, binary, decoder_binary, timeout)
 
 
-def make_compressor(name: str, preset: str | None = None) -> Any:
-    return GeneralCoder.create(name, preset)
+def make_compressor(name: str, preset: str | None = None, timeout: float | None = None) -> Any:
+    return GeneralCoder.create(name, preset, timeout)
 
 
 def _probe(build: Callable[[], Any]) -> Callable[[], str | None]:

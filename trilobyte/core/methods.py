@@ -44,8 +44,10 @@ class Column:
 
     ``fill`` is the command that fills an empty cell, with ``{dataset}`` and ``{split}`` in it;
     ``impossible_depths`` are depths at which the cell cannot exist (shown as ✗, e.g. a 2^24-way softmax);
-    ``figures`` are the report's views of this column alone ("correlation": rated against the reference
-    method's column over datasets).
+    ``same_as`` maps a depth to the column whose model this column's model is at that depth (its empty
+    cells there read "= that column" and are not missing: one model, trained and rated once); ``note`` is
+    a sentence for Table 1's note when the column is shown; ``figures`` are the report's views of this
+    column alone ("correlation": rated against the reference method's column over datasets).
     """
 
     label: str
@@ -54,6 +56,8 @@ class Column:
     fill: str | None = None
     impossible_depths: tuple[int, ...] = ()
     figures: tuple[str, ...] = ()
+    same_as: dict[int, str] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -322,9 +326,11 @@ BUILT_IN = (
         description="GPT-2 over byte tokens (or sample tokens: Standard; one multi-depth model: Transfer)",
         command="python -m trilobyte.estimate --model DIR",
         columns=(
-            Column("Standard", 30, paper=True, impossible_depths=(24,),
+            Column("Standard", 30, paper=True, impossible_depths=(24,), same_as={8: "Trilobyte"},
                    fill=f"{_TRAIN} --scheme sample --out models/{{dataset}}-sample && python -m trilobyte.estimate"
-                        " --model models/{dataset}-sample --dataset {dataset} --split {split}"),
+                        " --model models/{dataset}-sample --dataset {dataset} --split {split}",
+                   note="At 8 bits one sample is one byte, so Standard's sample tokens are Trilobyte's byte tokens:"
+                        " the two are one model, trained and rated once (its 8-bit cells read \"= Trilobyte\")."),
             Column("Trilobyte", 40, paper=True, figures=("correlation",),
                    fill=f"{_TRAIN} --out models/{{dataset}} && python -m trilobyte.estimate --model models/{{dataset}}"
                         " --dataset {dataset} --split {split}"),
