@@ -31,11 +31,11 @@ from typing import Any
 from trilobyte.core.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.core.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.core.leakage import LeakageError, check_evaluation
-from trilobyte.core.methods import trilobyte_report
 from trilobyte.core.protocol import FileRate, RateResult
 from trilobyte.core.results import ResultStore, safe_name
 from trilobyte.core.runner import estimate_with_runner, run_file_coders
 from trilobyte.gpt2.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
+from trilobyte.gpt2.report import trilobyte_report
 from trilobyte.gpt2.scoring import check_stride, default_stride, score_clip
 from trilobyte.gpt2.tokenize import ClipTokens, TokenizeError
 
