@@ -7,14 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from trilobyte.core import methods
+from trilobyte.core import registry
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore
 
 
 def report_of(result: RateResult) -> dict[str, Any]:
     """What a result declares for the report; results saved before they declared it read their registration."""
-    return result.report or methods.declared_report(result.method, result.config, result.config_name)
+    return result.report or registry.declared_report(result.method, result.config, result.config_name)
 
 
 def table_column(result: RateResult) -> str:
@@ -22,20 +22,19 @@ def table_column(result: RateResult) -> str:
     return str(report_of(result).get("column") or "")
 
 
-def paper_columns() -> list[methods.Column]:
-    """The paper's Table 1 columns in order, as the registered methods declare them."""
-    return methods.paper_columns()
+def paper_columns() -> list[registry.Column]:
+    """The main Table 1 columns in order, as the registered methods declare them."""
+    return registry.paper_columns()
 
 
 def tagged_columns(tag: str) -> list[str]:
     """Labels of the registered columns that declare a figure tag (e.g. "correlation"), in column order."""
-    found = {c.label: c for m in methods.methods().values() for c in m.columns if tag in c.figures}
-    return [c.label for c in sorted(found.values(), key=lambda c: (c.order, c.label))]
+    return [c.label for c in registry.columns() if tag in c.figures]
 
 
 def reference_column() -> str | None:
     """The column of the method drawn beside the others ("reference": FLAC -8 in Figures 3 and 5)."""
-    for method in methods.methods().values():
+    for method in registry.methods().values():
         if "reference" in method.figures and method.columns:
             return method.columns[0].label
     return None
@@ -63,7 +62,6 @@ def result_row(path: Path, result: RateResult) -> dict:
         "label": report.get("label") or result.config_name,
         "method_label": report.get("method_label") or result.method,
         "family": report.get("family") or "other",
-        "order": report.get("order", 1000),
         "paper": bool(report.get("paper")),
         "figures": tuple(report.get("figures") or ()),
         "mode": result.mode,
@@ -85,6 +83,14 @@ def result_row(path: Path, result: RateResult) -> dict:
     }
 
 
+def column_order(frame: pd.DataFrame) -> list[int]:
+    """Each row's place in the report's column order (:func:`trilobyte.core.registry.report_order`), a rank."""
+    pairs = list(zip(frame["method"], frame["family"], strict=True))
+    keys = {pair: registry.report_order(*pair) for pair in set(pairs)}
+    rank = {pair: i for i, pair in enumerate(sorted(keys, key=lambda pair: (keys[pair], pair)))}
+    return [rank[pair] for pair in pairs]
+
+
 def _depth_bits(result: RateResult) -> int | None:
     if result.bit_depth != "native":
         return int(result.bit_depth)
@@ -98,6 +104,8 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, dict[str, RateR
     found = store.all_results()
     rows = [result_row(path, result) for path, result in found]
     frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["order"] = column_order(frame)
     return frame, {str(path): result for path, result in found}
 
 

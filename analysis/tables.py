@@ -1,6 +1,6 @@
 """Table 1 (datasets x methods: the paper's columns, then the other codecs), its missing cells, and its
 Markdown / CSV / LaTeX forms. Columns, their order and how to fill an empty cell come from what the
-results and the registered methods declare (:mod:`trilobyte.core.methods`)."""
+results and the registered methods declare (:mod:`trilobyte.core.registry`)."""
 
 from __future__ import annotations
 

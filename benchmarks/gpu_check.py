@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from trilobyte.core.table import Col, format_table
+
 ROOT = Path(__file__).resolve().parent.parent
 DDP_MARK = "GPU_CHECK_DDP "
 GIB = 1 << 30
@@ -133,15 +135,8 @@ def failed_row(check: str, err: BaseException) -> Row:
     return Row(check, f"FAILED: {type(err).__name__}: {err}"[:300], place.strip(" ()"), "failed")
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    width = max(len(r.check) for r in rows)
-    lines = []
-    for r in rows:
-        line = f"{r.check:<{width}}  {r.result}"
-        if r.notes:
-            line += f"  [{r.notes}]"
-        lines.append(line)
-    return "\n".join(lines)
+COLUMNS = (Col("check", lambda r: r.check), Col("result", lambda r: r.result),
+           Col("notes", lambda r: f"[{r.notes}]" if r.notes else ""))
 
 
 # -- timing and memory ---------------------------------------------------------------------------------
@@ -802,7 +797,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             free_memory(args.device)
     lines = header_lines(args.device, args.preset, audio_source)
     print("\n".join(lines))
-    print(format_table(rows))
+    print(format_table(rows, COLUMNS))
     print(f"({time.perf_counter() - started:.0f} s in all)")
     if args.json:
         args.json.write_text(json.dumps({"header": lines, "rows": [asdict(r) for r in rows]}, indent=1) + "\n")

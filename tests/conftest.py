@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +12,23 @@ import pytest
 from trilobyte.core import audio
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def cuda_missing() -> str | None:
+    """Why the ``gpu`` tests cannot run here (no torch, or no CUDA device), or None."""
+    if importlib.util.find_spec("torch") is None:
+        return "needs torch with a CUDA device (torch is not installed)"
+    import torch
+
+    return None if torch.cuda.is_available() else "needs a CUDA device (torch.cuda.is_available() is False)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` are skipped, with the reason, where no CUDA device is (torch imported only then)."""
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    reason = cuda_missing() if gpu else None
+    for item in gpu if reason else ():
+        item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def synth(num_samples: int, channels: int, bit_depth: int, seed: int = 0) -> np.ndarray:

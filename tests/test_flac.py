@@ -20,7 +20,7 @@ from baselines.flac import codec as flac_codec
 from baselines.flac.codec import SUBFRAME_TYPES, FlacSettings
 from baselines.flac.coder import FlacCoder
 from baselines.flac.options import parse_levels
-from baselines.flac.sweep import build_settings, format_table, main
+from baselines.flac.sweep import build_settings, main, sweep_table
 from trilobyte.core import audio
 from trilobyte.core.datasets import AudioClip, get_dataset
 from trilobyte.core.results import ResultStore
@@ -155,7 +155,7 @@ def test_sweep_table_and_defaults() -> None:
         "level0", "level8", "level0_no-constant-fixed-verbatim", "level8_no-constant-fixed-verbatim"]
     ds = get_dataset("demo-speech48", limit=2)
     results = [FlacCoder(s).estimate_rate(ds) for s in settings]
-    table = format_table(results)
+    table = sweep_table(results)
     assert "stock FLAC" in table and "disabled subframes: constant,fixed,verbatim" in table
     assert f"{results[1].rate:.3f}" in table
     assert results[1].rate > results[0].rate  # level 8 beats level 0 on real speech

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,39 @@ def test_cpu_run_prints_every_row_with_real_figures(tmp_path: Path, capsys: pyte
     assert hybrid["values"]["decode_x_realtime"] > 0 and hybrid["values"]["encode_x_realtime"] > 0
     for row in found["rows"]:  # the printed table holds what the JSON holds
         assert f"{row['check']}  " in out and row["result"] in out
+
+
+@pytest.mark.gpu
+def test_cuda_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CUDA paths at the tiny preset: bf16 training with its share of the peak and peak memory, the
+    largest estimation batch, the codec's exact round trip on the GPU, the sample-level model."""
+    status = gpu_check.main(["--device", "cuda", "--preset", "tiny", "--only", "train,estimate,codec,sample",
+                             "--json", str(tmp_path / "rows.json")])
+    out = capsys.readouterr().out
+    rows = rows_by_check(json.loads((tmp_path / "rows.json").read_text()))
+    assert status == 0, out
+    assert "GPU(s) visible" in out.splitlines()[0] and "CUDA none" not in out
+    for depth in (8, 16, 24):
+        row = rows[f"train {depth}-bit bf16"]
+        assert row["status"] == "ok" and row["values"]["tokens_per_s"] > 0, row
+        assert "GiB" in row["result"] and ("of bf16 peak" in row["result"] or "unknown peak" in row["result"])
+    assert rows["estimate 16-bit ideal rate"]["values"]["tokens_per_s"] > 0
+    decode = rows["codec decode"]
+    assert decode["status"] == "ok" and decode["values"]["exact"] == 1.0
+    assert rows["sample-level 16-bit train"]["values"]["step_s"] > 0
+
+
+def test_gpu_tests_skip_without_cuda() -> None:
+    """Where no CUDA device is, the gpu-marked tests are collected and skipped, saying why."""
+    from tests.conftest import cuda_missing
+
+    if cuda_missing() is None:
+        pytest.skip("a CUDA device is here: the gpu tests run")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-m", "gpu", "-p", "no:cacheprovider",
+                           "tests/test_gpu_check.py"], cwd=gpu_check.ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout and "SKIPPED [1] tests/test_gpu_check.py" in done.stdout, done.stdout
+    assert cuda_missing() in done.stdout
 
 
 def test_a_failing_row_is_reported_and_the_status_is_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

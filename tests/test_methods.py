@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import subprocess
+import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,7 @@ from trilobyte.core.methods import (
     MethodStatus,
     MethodUnavailable,
     available,
+    build,
     find,
     format_list,
     get_method,
@@ -25,10 +30,14 @@ from trilobyte.core.methods import (
     register,
 )
 from trilobyte.core.protocol import RateResult
+from trilobyte.core.registry import DISTRIBUTION, ENTRY_POINT_GROUP, entry_points, methods_of
 from trilobyte.core.results import ResultStore
 
+ROOT = Path(__file__).resolve().parents[1]
+
 BUILT_IN = {
-    "trilobyte": "learned", "flac": "classical", "flac-frames": "classical", "llm-incontext": "in-context LLM",
+    "trilobyte": "learned", "hybrid": "learned", "flac": "classical", "flac-frames": "classical",
+    "llm-incontext": "in-context LLM",
     "wavpack": "classical", "flac-cli": "classical", "alac": "classical", "tta": "classical", "ape": "classical",
     "optimfrog": "classical", "sac": "classical", "gzip": "general-purpose", "bzip2": "general-purpose",
     "xz": "general-purpose", "zstd": "general-purpose", "nac-dac": "neural codec", "nac-encodec": "neural codec",
@@ -51,8 +60,8 @@ def test_every_built_in_is_listed_with_its_family_and_readiness() -> None:
             assert f"{name}: needs {status.missing[0]}" in listing
     assert statuses["flac"].ready and statuses["gzip"].ready  # pyflac and zlib are always here
     assert "no Debian package provides" in " ".join(statuses["ape"].missing)  # no 'mac' command anywhere
-    orders = [s.method.order for s in available()]
-    assert orders == sorted(orders)
+    ranks = [FAMILIES.index(s.method.family) for s in available()]
+    assert ranks == sorted(ranks)  # by family, then as registered
 
 
 def _make_nothing() -> object:
@@ -60,29 +69,72 @@ def _make_nothing() -> object:
 
 
 def test_a_missing_requirement_is_named_and_refused() -> None:
-    method = Method("needs-a-module", _make_nothing, "other", "Needs a module", 999,
+    method = Method("needs-a-module", _make_nothing, "other", "Needs a module",
                     requires=("numpy", "no_such_module_for_trilobyte"))
     assert method.missing() == ["no_such_module_for_trilobyte"]
     with pytest.raises(MethodUnavailable, match="needs-a-module cannot run here: it needs no_such_module_for"):
-        method.create()
+        build(method)
     listing = format_list([MethodStatus(method, tuple(method.missing()))])
     assert "cannot run" in listing and "needs-a-module: needs no_such_module_for_trilobyte" in listing
-    probed = Method("probed", _make_nothing, "other", "Probed", 999, probe=lambda: "its 'xyz' command")
+    probed = Method("probed", _make_nothing, requires=(lambda: None, lambda: "its 'xyz' command"))
+    assert probed.missing() == ["its 'xyz' command"]
     with pytest.raises(MethodUnavailable, match="its 'xyz' command"):
-        probed.create()
+        build(probed)
 
 
 def test_names_and_registrations_are_checked() -> None:
     with pytest.raises(MethodError, match="two methods are named 'flac'"):
-        register(Method("flac", "somewhere.else:make", "classical", "Another FLAC", 5))
+        register(Method("flac", "somewhere.else:make", "classical", "Another FLAC"))
     assert find("flac").label == "FLAC"  # the registered one is untouched
     with pytest.raises(MethodError, match=r"no method named 'nope'; registered: .*flac"):
         get_method("nope")
     with pytest.raises(MethodError, match="family must be one of"):
-        Method("odd", "a.b:c", "mystery", "Odd", 1)
+        Method("odd", "a.b:c", "mystery")
     with pytest.raises(MethodError, match=r"looks like 'package\.module:callable'"):
-        Method("odd", "no_colon", "other", "Odd", 1)
+        Method("odd", "no_colon")
     assert set(FAMILIES) >= {m.family for m in methods().values()}
+
+
+def test_a_registration_needs_a_name_and_a_factory_only() -> None:
+    method = Method("mine", "my_package.coder:make")
+    assert (method.label, method.family, method.requires, method.columns) == ("mine", "other", (), ())
+    assert [c.label for c in method.all_columns()] == ["mine"]
+    assert find("hybrid").column("Hybrid").paper and not find("hybrid").column("Hybrid: cascade alone").paper
+
+
+def pyproject_entry_points() -> dict[str, str]:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)["project"]["entry-points"][ENTRY_POINT_GROUP]
+
+
+def test_every_entry_point_in_pyproject_names_methods() -> None:
+    """Read from the source (the installed metadata may predate it): each entry point loads Method objects,
+    every built-in among them, each name once; the registry module itself builds none."""
+    found: dict[str, str] = {}
+    for name, value in pyproject_entry_points().items():
+        entry = importlib.metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
+        for method in methods_of(entry):
+            assert method.name not in found, f"{method.name} registered by both {found[method.name]} and {name}"
+            found[method.name] = name
+    assert set(BUILT_IN) <= set(found)
+    assert {found["trilobyte"], found["hybrid"]} == {"gpt2", "hybrid"}  # registered as the baselines are
+
+
+def test_installed_entry_points_are_those_of_pyproject() -> None:
+    """The registry reads installed metadata: after a change to pyproject.toml's entry points, reinstall."""
+    installed = {e.name: e.value for e in entry_points() if e.dist is not None and e.dist.name == DISTRIBUTION}
+    assert installed == pyproject_entry_points(), "stale package metadata: run `pip install -e .` again"
+
+
+def test_the_registry_imports_no_method() -> None:
+    """Listing every method imports registrations only: no implementation, no torch, no numba."""
+    code = ("import sys; from trilobyte.core.methods import format_list; format_list(); "
+            "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True,
+                                text=True).stdout.split())
+    heavy = {"torch", "numba", "transformers", "trilobyte.gpt2.estimate", "trilobyte.hybrid.method",
+             "baselines.flac.frames", "baselines.llm_incontext.method", "baselines.nac.coder", "trilobyte.core.runner"}
+    assert not heavy & loaded, heavy & loaded
 
 
 def test_a_broken_entry_point_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from analysis.make_report import build_report
 from baselines.flac.coder import make_flac
-from trilobyte.core.methods import declared_report, report_fields
 from trilobyte.core.protocol import FileRate, RateResult
+from trilobyte.core.registry import declared_report, report_fields
 from trilobyte.core.results import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +227,7 @@ def test_paper_columns_first_and_other_codecs_in_their_own_table(tmp_path: Path)
                 "speech.test")
     # a plug-in nobody registered here: its result declares its own column, and gets it (and a colour)
     plugin = {"column": "Shorten order 2", "also_columns": [], "label": "Shorten order 2", "method_label": "Shorten",
-              "family": "classical", "order": 150, "paper": False, "figures": []}
+              "family": "classical", "paper": False, "figures": []}
     store.write(fake_result("speech", "shorten", {"order": 2}, "order2", 1.5, report=plugin), "speech.test")
     out = tmp_path / "out"
     report = build_report(tmp_path / "results", out).read_text()

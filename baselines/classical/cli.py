@@ -25,6 +25,7 @@ from baselines.classical.commands import (
 from baselines.classical.general import COMPRESSORS, GeneralCoder
 from baselines.flac.codec import FlacSettings
 from baselines.flac.coder import FlacCoder
+from trilobyte.core import table
 from trilobyte.core.cli import add_common_args, run_main, setup_logging
 from trilobyte.core.datasets import DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import FileCoder, RateResult
@@ -98,34 +99,32 @@ def _version(result: RateResult) -> str:
     return str(extra.get("version") or "")
 
 
+COLUMNS = (
+    table.Col("codec", label_of), table.Col("preset", lambda r: r.config_name),
+    table.Col("rate", lambda r: None if r.rate is None else f"{r.rate:.3f}" + ("*" if r.failures else ""), right=True),
+    table.Col("+cont.", lambda r: r.rate_with_container, ".3f"),
+    table.Col("enc xRT", lambda r: _xrt(r, "encode_seconds"), ".1f"),
+    table.Col("dec xRT", lambda r: _xrt(r, "decode_seconds"), ".1f"),
+    table.Col("tool version", lambda r: _version(r)[:60]),
+)
+
+
 def format_table(results: Sequence[RateResult]) -> str:
     """Per dataset: rate (payload and with container) and encode/decode x realtime per codec."""
     by_dataset: dict[str, list[RateResult]] = {}
     for r in results:
-        by_dataset.setdefault(r.dataset + ("" if r.split == "all" else f" [{r.split}]"), []).append(r)
+        by_dataset.setdefault(table.where(r), []).append(r)
     lines: list[str] = []
-    notes: list[str] = []
-    header = (f"{'codec':<20}{'preset':<20}{'rate':>8}{'+cont.':>8}{'enc xRT':>10}{'dec xRT':>10}  tool version")
     for label, rows in by_dataset.items():
         first = rows[0]
         depths = sorted({f.bit_depth for f in first.ok_files})
         lines.append(f"\n{label}: {len(first.files)} files, {first.audio_seconds:.1f} s,"
                      f" {'/'.join(map(str, depths)) or first.bit_depth}-bit")
-        lines.append(header)
-        rows = sorted(rows, key=lambda r: (r.method != "flac", -(r.rate or 0)))
-        for r in rows:
-            def cell(value: float | None, fmt: str, width: int) -> str:
-                return f"{value:>{width}{fmt}}" if value is not None else f"{'-':>{width}}"
-
-            mark = "*" if r.failures else " "
-            lines.append(f"{label_of(r):<20}{r.config_name:<20}{cell(r.rate, '.3f', 7)}{mark}"
-                         f"{cell(r.rate_with_container, '.3f', 8)}{cell(_xrt(r, 'encode_seconds'), '.1f', 10)}"
-                         f"{cell(_xrt(r, 'decode_seconds'), '.1f', 10)}  {_version(r)[:60]}")
-            if r.failures:
-                notes.append(f"* {label} {label_of(r)} {r.config_name}: {len(r.failures)} file(s) failed, e.g."
-                             f" {r.failures[0].id}: {r.failures[0].error}")
+        lines.append(table.format_table(sorted(rows, key=lambda r: (r.method != "flac", -(r.rate or 0))), COLUMNS))
     lines.append("\nrate = raw bits / payload bits; +cont. counts container bytes too; x realtime = audio"
                  " seconds / seconds in the encoder or decoder alone (one process)")
+    notes = [f"* {table.where(r)} {label_of(r)} {r.config_name}: {len(r.failures)} file(s) failed, e.g."
+             f" {r.failures[0].id}: {r.failures[0].error}" for r in results if r.failures]
     return "\n".join(lines + notes)
 
 

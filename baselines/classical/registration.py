@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from baselines.classical.codecs import COMMAND_CODECS
-from baselines.classical.commands import CodecUnavailable, CommandCodec, command_report, load_toml, make_coder
+from baselines.classical.commands import CodecUnavailable, CommandCodec, command_report, make_coder
 from baselines.classical.general import COMPRESSORS, GeneralCoder, compressor_report
 from trilobyte.core.methods import Method
 
@@ -24,34 +23,25 @@ def make_compressor(name: str, preset: str | None = None, timeout: float | None 
     return GeneralCoder.create(name, preset, timeout)
 
 
-def _probe(build: Callable[[], Any]) -> Callable[[], str | None]:
-    """Whether the codec's programs (or backend) are here: None, or why not."""
-    def probe() -> str | None:
+def found(build: Callable[[], Any]) -> Callable[[], str | None]:
+    """A requirement check: whether the codec's programs (or backend) are here: None, or why not."""
+    def check() -> str | None:
         try:
             build()
         except CodecUnavailable as err:
             return str(err)
         return None
 
-    return probe
-
-
-def command_codec_method(codec: CommandCodec, order: int = 200) -> Method:
-    """A command-line codec as a registered method (its presets are the factory's ``preset``)."""
-    return Method(codec.name, partial(make_command_coder, codec), "classical", codec.title, order,
-                  description=codec.description, command=f"python -m baselines.classical --codec {codec.name}",
-                  probe=_probe(partial(make_coder, codec)), saved_report=partial(command_report, codec))
-
-
-def toml_method(path: Path | str, order: int = 300) -> Method:
-    """A codec described by a TOML file as a registered method: what a plug-in package's entry point names."""
-    return command_codec_method(load_toml(path), order)
+    return check
 
 
 METHODS = (
-    *(command_codec_method(codec, 100 + i) for i, codec in enumerate(COMMAND_CODECS.values())),
-    *(Method(spec.name, partial(make_compressor, spec.name), "general-purpose", spec.title, 500 + i,
-             description=spec.description, command=f"python -m baselines.classical --codec {spec.name}",
-             probe=_probe(partial(make_compressor, spec.name)), saved_report=compressor_report)
-      for i, spec in enumerate(COMPRESSORS.values())),
+    *(Method(codec.name, partial(make_command_coder, codec), "classical", codec.title,
+             requires=(found(partial(make_coder, codec)),),
+             command=f"python -m baselines.classical --codec {codec.name}", report=partial(command_report, codec))
+      for codec in COMMAND_CODECS.values()),
+    *(Method(spec.name, partial(make_compressor, spec.name), "general-purpose", spec.title,
+             requires=(found(partial(make_compressor, spec.name)),),
+             command=f"python -m baselines.classical --codec {spec.name}", report=compressor_report)
+      for spec in COMPRESSORS.values()),
 )

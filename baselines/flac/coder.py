@@ -12,7 +12,7 @@ import numpy as np
 
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
-from baselines.flac.registration import flac_report
+from baselines.flac.report import flac_report
 from trilobyte.core.datasets import AudioClip, Dataset
 from trilobyte.core.protocol import FileRate, LosslessError, RateResult
 from trilobyte.core.runner import estimate_with_runner

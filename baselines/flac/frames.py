@@ -30,7 +30,7 @@ from numba import njit
 from baselines import residuals, rice
 from baselines.flac import codec as flac_codec
 from baselines.flac.codec import FlacSettings
-from baselines.flac.registration import frames_report
+from baselines.flac.report import frames_report
 from baselines.rice import RicePlan
 from trilobyte.core.datasets import AudioClip
 

@@ -14,16 +14,11 @@ from trilobyte.core.datasets import DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore
 from trilobyte.core.runner import run_file_coders
+from trilobyte.core.table import Col, failed, where
 
-
-def format_table(results: Sequence[RateResult]) -> str:
-    lines = []
-    for r in results:
-        hist = r.extra.get("residual_histogram") or {}
-        rate = f"{r.rate:.4f}" if r.rate else "-"
-        lines.append(f"{r.dataset} [{r.split}]: rate {rate}, mean |residual| {hist.get('mean_abs') or 0:.2f},"
-                     f" {len(r.failures)} failed")
-    return "\n".join(lines)
+COLUMNS = (Col("dataset", where), Col("rate", lambda r: r.rate, ".4f"),
+           Col("mean |residual|", lambda r: (r.extra.get("residual_histogram") or {}).get("mean_abs"), ".2f"),
+           Col("failed", failed, "d"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_file_coders([coder], dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
                                progress=not args.no_progress, packages=PACKAGES)
 
-    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, format_table)
+    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, COLUMNS)
 
 
 if __name__ == "__main__":

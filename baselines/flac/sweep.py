@@ -22,6 +22,7 @@ from trilobyte.core.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore, Shard
 from trilobyte.core.runner import run_file_coders
+from trilobyte.core.table import Col, format_table, where
 
 log = logging.getLogger("trilobyte.flac")
 def build_settings(args: argparse.Namespace) -> list[FlacSettings]:
@@ -37,41 +38,38 @@ def build_settings(args: argparse.Namespace) -> list[FlacSettings]:
     ]
 
 
-def format_table(results: Sequence[RateResult]) -> str:
+def _setting(r: RateResult) -> str:
+    """A result's subframe setting and expert options: the title of its block of the table."""
+    disabled = r.config.get("disable_subframes") or []
+    extras = [k for k in ("exhaustive_model_search",) if r.config.get(k)]
+    extras += [f"{k}={r.config[k]}" for k in ("max_lpc_order", "blocksize") if r.config.get(k) is not None]
+    title = ("disabled subframes: " + ",".join(disabled)) if disabled else "stock FLAC"
+    return title + (" (" + ", ".join(extras) + ")" if extras else "")
+
+
+def _level(level: int) -> Col:
+    """One level's column of a block's rows (dataset, results by level): the rate, marked * when files failed."""
+    def cell(item: tuple[str, dict[int, RateResult]]) -> str | None:
+        r = item[1].get(level)
+        return None if r is None or r.rate is None else f"{r.rate:.3f}" + ("*" if r.failures else "")
+
+    return Col(f"L{level}", cell, right=True)
+
+
+def sweep_table(results: Sequence[RateResult]) -> str:
     """Rate per dataset (rows) and level (columns), one block per subframe setting."""
     blocks: dict[str, dict[str, dict[int, RateResult]]] = {}
     for r in results:
-        disabled = r.config.get("disable_subframes") or []
-        extras = [k for k in ("exhaustive_model_search",) if r.config.get(k)]
-        extras += [
-            f"{k}={r.config[k]}" for k in ("max_lpc_order", "blocksize") if r.config.get(k) is not None
-        ]
-        title = ("disabled subframes: " + ",".join(disabled)) if disabled else "stock FLAC"
-        if extras:
-            title += " (" + ", ".join(extras) + ")"
-        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        blocks.setdefault(title, {}).setdefault(label, {})[r.config["level"]] = r
-    lines, notes = [], []
+        blocks.setdefault(_setting(r), {}).setdefault(where(r), {})[r.config["level"]] = r
+    lines = []
     for title, rows in blocks.items():
         levels = sorted({lv for row in rows.values() for lv in row})
-        width = max(len(label) for label in rows) + 2
-        lines.append(f"\nFLAC rate (raw bits / payload bits), {title}")
-        lines.append("dataset".ljust(width) + "depth  " + "".join(f"{'L' + str(lv):>8}" for lv in levels))
-        for label, row in rows.items():
-            any_result = next(iter(row.values()))
-            cells = []
-            for lv in levels:
-                r = row.get(lv)
-                if r is None or r.rate is None:
-                    cells.append(f"{'-':>8}")
-                    continue
-                mark = "*" if r.failures else ""
-                cells.append(f"{r.rate:>7.3f}{mark or ' '}")
-                if r.failures and (label, len(r.failures)) not in notes:
-                    notes.append((label, len(r.failures)))
-            lines.append(label.ljust(width) + f"{any_result.bit_depth:<7}" + "".join(cells))
-    for label, count in notes:
-        lines.append(f"* {label}: {count} file(s) could not be coded and are left out; see the result's rows")
+        columns = [Col("dataset", lambda item: item[0]),
+                   Col("depth", lambda item: next(iter(item[1].values())).bit_depth), *map(_level, levels)]
+        lines += ["", f"FLAC rate (raw bits / payload bits), {title}", format_table(rows.items(), columns)]
+    notes = dict.fromkeys((where(r), len(r.failures)) for r in results if r.failures)
+    lines += [f"* {label}: {count} file(s) could not be coded and are left out; see the result's rows"
+              for label, count in notes]
     return "\n".join(lines)
 
 
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     footer = (f"\nlibFLAC {flac_codec.libflac_version()}; every file decoded and compared bit-exactly;"
               f" results in {Path(args.out)}")
-    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, format_table, footer)
+    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, sweep_table, footer)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from trilobyte.core.cli import add_common_args, run_main, setup_logging
 from trilobyte.core.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore, Shard
+from trilobyte.core.table import Col, format_table, where
 
 log = logging.getLogger("trilobyte.llm")
 
@@ -36,31 +37,29 @@ def softmax_rate(result: RateResult) -> float | None:
     return sum(f.raw_bits for f in ok) / bits if bits else None
 
 
+def _depth(r: RateResult) -> str:
+    return str(r.ok_files[0].bit_depth) if r.ok_files and r.ok_files[0].bit_depth else r.bit_depth
+
+
+def _bits_per_byte(r: RateResult) -> float | None:
+    byte_count = sum(f.extra.get("bytes", 0) for f in r.ok_files)
+    return r.compressed_bits / byte_count if byte_count else None
+
+
+COLUMNS = (
+    Col("dataset", where), Col("depth", _depth, right=True), Col("model", lambda r: r.config.get("model_label", "?")),
+    Col("mapping", lambda r: r.config.get("mapping", "?")), Col("mode", lambda r: r.mode),
+    Col("chunks", lambda r: len(r.files), "d"), Col("refused", lambda r: len(r.failures), "d"),
+    Col("rate", lambda r: r.rate, ".3f"), Col("bits/byte", _bits_per_byte, ".3f"), Col("softmax", softmax_rate, ".3f"),
+)
+
+
 def format_results(results: Sequence[RateResult]) -> str:
+    """The results' table, what its rates mean, and the refused chunks and unreadable files."""
+    notes = [f"  {where(r)} [{r.config_name}]: {len(r.failures)} failed row(s) (refused chunks, unreadable files),"
+             f" e.g. {r.failures[0].id}: {r.failures[0].error}" for r in results if r.failures]
     lines = [
-        f"{'dataset':<28}{'depth':>6}  {'model':<28}{'mapping':<8}{'mode':<7}{'chunks':>8}{'refused':>9}"
-        f"{'rate':>9}{'bits/byte':>11}{'softmax':>9}"
-    ]
-    notes = []
-    for r in results:
-        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        depth = str(r.ok_files[0].bit_depth) if r.ok_files and r.ok_files[0].bit_depth else r.bit_depth
-        ok = r.ok_files
-        byte_count = sum(f.extra.get("bytes", 0) for f in ok)
-        bpb = f"{r.compressed_bits / byte_count:.3f}" if byte_count else "-"
-        rate = f"{r.rate:.3f}" if r.rate else "-"
-        plain = softmax_rate(r)
-        lines.append(
-            f"{label:<28}{depth:>6}  {r.config.get('model_label', '?'):<28}{r.config.get('mapping', '?'):<8}"
-            f"{r.mode:<7}{len(r.files):>8}{len(r.failures):>9}{rate:>9}{bpb:>11}"
-            f"{f'{plain:.3f}' if plain else '-':>9}"
-        )
-        if r.failures:
-            notes.append(
-                f"  {label} [{r.config_name}]: {len(r.failures)} failed row(s) (refused chunks, unreadable files), e.g."
-                f" {r.failures[0].id}: {r.failures[0].error}"
-            )
-    lines += [
+        format_table(results, COLUMNS),
         "",
         "rate: raw bits / stored bits, tokens costed as the 24-bit range coder codes them (coded: its real"
         " output); softmax: the same with each token's plain -log2 p",

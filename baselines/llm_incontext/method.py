@@ -50,12 +50,12 @@ from baselines.llm_incontext.mappings import (
     make_mapping,
     pcm_to_bytes,
 )
-from baselines.llm_incontext.registration import incontext_report
+from baselines.llm_incontext.report import incontext_report
 from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
 from trilobyte.core.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.core.environment import environment
-from trilobyte.core.methods import report_fields
 from trilobyte.core.protocol import FileRate, LosslessError, RateResult
+from trilobyte.core.registry import report_fields
 from trilobyte.core.results import ResultSession, ResultStore, Shard
 
 log = logging.getLogger("trilobyte.llm")

@@ -1,9 +1,11 @@
-"""The in-context LLM baseline's registration (Table 1's "In-context" column)."""
+"""The in-context LLM baseline's registration (Table 1's "In-context" column): audio bytes as text through a
+pretrained causal LM (default SmolLM2-135M, offline)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from baselines.llm_incontext.report import incontext_report
 from trilobyte.core.methods import Column, Method
 
 
@@ -14,23 +16,11 @@ def make_incontext(**settings: Any) -> Any:
     return InContextLLM(LLMSettings(**settings))
 
 
-def incontext_report(config: dict[str, Any]) -> tuple[tuple[str, ...], str]:
-    """Table 1 column and label of an in-context result, from its saved config.
-
-    The paper's mapping (Deletang et al.'s right shift, ascii7) is its "In-context" column; every other
-    mapping is a column of its own.
-    """
-    mapping = config.get("mapping")
-    column = "In-context" if mapping == "ascii7" else f"In-context {mapping}"
-    return (column,), f"{config.get('model_label') or config.get('model')} ({mapping})"
-
-
 METHOD = Method(
-    "llm-incontext", make_incontext, "in-context LLM", "In-context", 20,
+    "llm-incontext", make_incontext, "in-context LLM", "In-context",
     requires=("torch", "transformers", "safetensors", "gguf", "constriction"),
-    description="audio bytes as text through a pretrained causal LM (default SmolLM2-135M, offline)",
     command="python -m baselines.llm_incontext",
-    columns=(Column("In-context", 20, paper=True,
+    columns=(Column("In-context", paper=True,
                     fill="python -m baselines.llm_incontext --dataset {dataset} --split {split}"),),
-    figures=("in-context",), saved_report=incontext_report,
+    figures=("in-context",), report=incontext_report,
 )

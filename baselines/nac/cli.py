@@ -34,21 +34,28 @@ from baselines.nac.models import CODECS, load_model
 from baselines.nac.stream import NacStreamError
 from trilobyte.core.datasets import DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import RateResult
+from trilobyte.core.table import Col, failed, where
 
 log = logging.getLogger("trilobyte.nac")
-def format_table(results: Sequence[RateResult]) -> str:
-    lines = [f"{'dataset':<24}{'method':<16}{'config':<36}{'rate':>8}{'mean|r|':>10}{'codes%':>8}{'xRT enc':>9}"]
-    for r in results:
-        key = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        hist = r.extra.get("residual_histogram") or residuals.from_rows(r.files) or {}
-        code_bits = sum(f.extra.get("bits", {}).get("codes", 0) for f in r.ok_files)
-        enc = sum(f.extra.get("encode_seconds", 0.0) for f in r.ok_files)
-        xrt = r.audio_seconds / enc if enc else r.xrealtime
-        rate = f"{r.rate:8.4f}" if r.rate else f"{'-':>8}"
-        lines.append(f"{key:<24}{r.method:<16}{r.config_name[:35]:<36}{rate}{hist.get('mean_abs') or 0:10.1f}"
-                     f"{100 * code_bits / max(1, r.compressed_bits):8.2f}{xrt or 0:9.2f}"
-                     + (f"  ({len(r.failures)} failed)" if r.failures else ""))
-    return "\n".join(lines)
+
+
+def _code_share(r: RateResult) -> float:
+    """Percent of the coded bits spent on the codec's codes (the rest: the Rice-coded residual)."""
+    return 100 * sum(f.extra.get("bits", {}).get("codes", 0) for f in r.ok_files) / max(1, r.compressed_bits)
+
+
+def _encode_xrt(r: RateResult) -> float | None:
+    enc = sum(f.extra.get("encode_seconds", 0.0) for f in r.ok_files)
+    return r.audio_seconds / enc if enc else r.xrealtime
+
+
+COLUMNS = (
+    Col("dataset", where), Col("method", lambda r: r.method), Col("config", lambda r: r.config_name[:35]),
+    Col("rate", lambda r: r.rate, ".4f"),
+    Col("mean|r|", lambda r: (r.extra.get("residual_histogram") or residuals.from_rows(r.files) or {}).get("mean_abs"),
+        ".1f"),
+    Col("codes%", _code_share, ".2f"), Col("xRT enc", _encode_xrt, ".2f"), Col("failed", failed, "d"),
+)
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -110,7 +117,7 @@ def run_datasets(argv: Sequence[str]) -> int:
                                progress=not args.no_progress, packages=PACKAGES)
 
     footer = f"\nevery file decoded and compared bit-exactly; results in {Path(args.out)}"
-    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, format_table, footer)
+    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, COLUMNS, footer)
 
 
 def file_main(argv: Sequence[str]) -> int:

@@ -1,4 +1,5 @@
-"""The neural-codec baselines' registrations: DAC, EnCodec and the Custom DAC, each + a Rice-coded residual."""
+"""The neural-codec baselines' registrations: DAC, EnCodec and the Custom DAC, each + a Rice-coded residual
+(codes, reconstruction and residual, coded and verified: the paper's Appendix B)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,7 @@ def make_nac(codec: str, weights: str | Path, codebooks: int | None = None, bloc
 
 
 METHODS = tuple(
-    Method(f"nac-{codec}", partial(make_nac, codec), "neural codec", title, 600 + i, requires=_REQUIRES,
-           description=f"{title}: codes, reconstruction and residual, coded and verified (Appendix B)",
+    Method(f"nac-{codec}", partial(make_nac, codec), "neural codec", title, requires=_REQUIRES,
            command=f"python -m baselines.nac --codec {codec} --weights PATH", figures=("residuals",))
-    for i, (codec, title) in enumerate(_TITLES.items())
+    for codec, title in _TITLES.items()
 )

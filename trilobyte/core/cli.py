@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from trilobyte.core import audio
@@ -17,6 +18,7 @@ from trilobyte.core.datasets import DEMO_NATIVE, SPLITS, Dataset, DatasetError, 
 from trilobyte.core.leakage import EVAL_SPLITS
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultError, Shard
+from trilobyte.core.table import Col, format_table
 
 log = logging.getLogger("trilobyte")
 DEFAULT_OUT = Path("reports/results")
@@ -189,15 +191,20 @@ def run_main(
     args: argparse.Namespace,
     names: Sequence[str],
     run_one: Callable[[Dataset], list[RateResult]],
-    table: Callable[[list[RateResult]], str],
+    table: Callable[[list[RateResult]], str] | Sequence[Col],
     footer: str = "",
     errors: tuple[type[Exception], ...] = (),
 ) -> int:
     """The shared end of every method's CLI: each dataset in turn, the table of what finished, the exit status.
 
+    ``table``: the columns of the finished results' table (:func:`trilobyte.core.table.format_table`), or a
+    function printing them otherwise.
+
     Ctrl-C prints the table of the finished results and exits 130 (a re-run resumes); a dataset that cannot
     be loaded, a stale result or an unwritable ``--out`` is reported and gives 1; so does any failed file.
     """
+    if not callable(table):
+        table = partial(format_table, columns=table)
     results: list[RateResult] = []
     try:
         results, status = run_over_datasets(args, names, run_one, errors, results)

@@ -150,11 +150,6 @@ def check_decoded(decoded: Sequence[np.ndarray], container: Container, bit_depth
     return samples
 
 
-def overhead_bytes(container: Container) -> int:
-    """Bytes of the file besides the frames' payloads and their lengths (the container's share)."""
-    return len(container.to_bytes()) - container.payload_bytes - 4 * len(container.frames)
-
-
 def read_header(data: bytes, fmt: str = FORMAT) -> tuple[dict[str, Any], int]:
     """The checked header and the offset just past it; the header's ``format`` must be ``fmt``."""
     if len(data) < _PREFIX.size:

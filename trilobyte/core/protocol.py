@@ -120,7 +120,7 @@ class RateResult:
     shard: str | None = None
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    report: dict[str, Any] = field(default_factory=dict)  # column, label, family, order: see trilobyte.core.methods
+    report: dict[str, Any] = field(default_factory=dict)  # column, label, family: see trilobyte.core.registry
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

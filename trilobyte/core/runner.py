@@ -5,7 +5,7 @@ writes its results. Results resume file by file (:class:`trilobyte.core.results.
 worker processes, shard, and survive Ctrl-C (finished files are kept).
 
 A coder may define ``finish(result) -> RateResult`` (model sizes, histograms, totals added once all rows
-are in) and ``result_extra() -> dict``; every result declares its report fields (:mod:`trilobyte.core.methods`).
+are in) and ``result_extra() -> dict``; every result declares its report fields (:mod:`trilobyte.core.registry`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from trilobyte.core.datasets import ClipRef, Dataset
 from trilobyte.core.environment import environment
-from trilobyte.core.methods import report_fields
 from trilobyte.core.protocol import FileCoder, FileRate, RateResult
+from trilobyte.core.registry import report_fields
 from trilobyte.core.results import ResultSession, ResultStore, Shard
 
 log = logging.getLogger("trilobyte")

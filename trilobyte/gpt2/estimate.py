@@ -31,11 +31,12 @@ from typing import Any
 from trilobyte.core.cli import EXIT_USAGE, add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.core.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.core.leakage import LeakageError, check_evaluation
-from trilobyte.core.methods import trilobyte_report
 from trilobyte.core.protocol import FileRate, RateResult
 from trilobyte.core.results import ResultStore, safe_name
 from trilobyte.core.runner import estimate_with_runner, run_file_coders
+from trilobyte.core.table import Col, failed, where
 from trilobyte.gpt2.model import ModelError, ModelInfo, load_model, read_info, weights_bytes, weights_digest
+from trilobyte.gpt2.report import trilobyte_report
 from trilobyte.gpt2.scoring import check_stride, default_stride, score_clip
 from trilobyte.gpt2.tokenize import ClipTokens, TokenizeError
 
@@ -270,40 +271,29 @@ def position_summary(files: Sequence[FileRate]) -> dict[str, Any]:
     }
 
 
-def format_table(results: Sequence[RateResult]) -> str:
-    lines = [f"{'dataset':<28}{'files':>6}{'bits/byte':>11}{'rate':>8}  by position (bits/byte)"]
-    for r in results:
-        summary = position_summary(r.ok_files)
-        positions = ", ".join(f"{n} {v:.3f}" for n, v in summary["bits_per_byte_by_position"].items())
-        bpb = summary["bits_per_byte"]
-        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        failed = f"  ({len(r.failures)} failed)" if r.failures else ""
-        lines.append(
-            f"{label:<28}{len(r.ok_files):>6}{bpb or float('nan'):>11.4f}{r.rate or float('nan'):>8.3f}"
-            f"  {positions}{failed}"
-        )
-    return "\n".join(lines)
+def _positions(r: RateResult) -> str:
+    summary = position_summary(r.ok_files)["bits_per_byte_by_position"]
+    return ", ".join(f"{n} {v:.3f}" for n, v in summary.items())
 
 
-def format_coded_table(results: Sequence[RateResult]) -> str:
-    """Coded bits per byte beside the ideal ones of the same frames, and the container's share."""
-    lines = [
-        f"{'dataset':<28}{'files':>6}{'ideal b/B':>11}{'coded b/B':>11}{'+container':>11}{'coded/ideal':>12}"
-        f"{'rate':>8}"
-    ]
-    for r in results:
-        raw_bytes = r.raw_bits / 8
-        ideal = sum(f.extra.get("ideal_bits", 0.0) for f in r.ok_files)
-        label = r.dataset + ("" if r.split == "all" else f" [{r.split}]")
-        failed = f"  ({len(r.failures)} failed)" if r.failures else ""
-        nan = float("nan")
-        lines.append(
-            f"{label:<28}{len(r.ok_files):>6}{ideal / raw_bytes if raw_bytes else nan:>11.4f}"
-            f"{r.compressed_bits / raw_bytes if raw_bytes else nan:>11.4f}"
-            f"{(r.compressed_bits + r.container_bits) / raw_bytes if raw_bytes else nan:>11.4f}"
-            f"{r.compressed_bits / ideal if ideal else nan:>12.5f}{r.rate or nan:>8.3f}{failed}"
-        )
-    return "\n".join(lines)
+def _ideal_bits(r: RateResult) -> float:
+    return sum(f.extra.get("ideal_bits", 0.0) for f in r.ok_files)
+
+
+def _per_byte(r: RateResult, bits: float) -> float | None:
+    return bits / (r.raw_bits / 8) if r.raw_bits else None
+
+
+_LEAD = (Col("dataset", where), Col("files", lambda r: len(r.ok_files), "d"))
+IDEAL_COLUMNS = (*_LEAD, Col("bits/byte", lambda r: position_summary(r.ok_files)["bits_per_byte"], ".4f"),
+                 Col("rate", lambda r: r.rate, ".3f"), Col("by position (bits/byte)", _positions),
+                 Col("failed", failed, "d"))
+# coded bits per byte beside the ideal ones of the same frames, and the container's share
+CODED_COLUMNS = (*_LEAD, Col("ideal b/B", lambda r: _per_byte(r, _ideal_bits(r)), ".4f"),
+                 Col("coded b/B", lambda r: _per_byte(r, r.compressed_bits), ".4f"),
+                 Col("+container", lambda r: _per_byte(r, r.compressed_bits + r.container_bits), ".4f"),
+                 Col("coded/ideal", lambda r: r.compressed_bits / _ideal_bits(r) if _ideal_bits(r) else None, ".5f"),
+                 Col("rate", lambda r: r.rate, ".3f"), Col("failed", failed, "d"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,9 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                                extra_environment={"device": args.device})
 
     if args.coded:
-        table, footer = format_coded_table, f"\ncoded rates (every file decoded and compared); results in {args.out}"
+        table, footer = CODED_COLUMNS, f"\ncoded rates (every file decoded and compared); results in {args.out}"
     else:
-        table, footer = format_table, f"\nideal rates (sum of -log2 p); results in {args.out}"
+        table, footer = IDEAL_COLUMNS, f"\nideal rates (sum of -log2 p); results in {args.out}"
     try:
         return run_main(args, args.dataset, run_one, table, footer, errors=(ModelError,))
     except LeakageError as err:

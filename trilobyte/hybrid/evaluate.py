@@ -17,6 +17,7 @@ from trilobyte.core.leakage import LeakageError
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore
 from trilobyte.core.runner import run_file_coders
+from trilobyte.core.table import Col, failed, where
 from trilobyte.hybrid.method import MODES, PACKAGES, HybridCoder
 from trilobyte.hybrid.model import ModelError
 
@@ -51,21 +52,15 @@ def main(argv: list[str] | None = None) -> int:
                                progress=not args.no_progress, packages=PACKAGES)
 
     try:
-        return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, format_table,
+        return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, COLUMNS,
                         f"\nevery file decoded and compared bit-exactly ({args.mode}); results in {args.out}")
     except LeakageError as err:
         log.error("%s", err)
         return EXIT_USAGE  # a misuse, as trilobyte.gpt2.estimate refuses it
 
 
-def format_table(results: list[RateResult]) -> str:
-    lines = []
-    for r in results:
-        failed = f", {len(r.failures)} failed" if r.failures else ""
-        rate = f"{r.rate:.4f}" if r.rate else "-"
-        lines.append(f"{r.dataset + ' [' + r.split + ']':28s} {r.config_name:40s} {r.mode:6s} rate {rate}{failed}")
-    return "\n".join(lines)
-
+COLUMNS = (Col("dataset", where), Col("config", lambda r: r.config_name), Col("mode", lambda r: r.mode),
+           Col("rate", lambda r: r.rate, ".4f"), Col("failed", failed, "d"))
 
 if __name__ == "__main__":
     sys.exit(main())

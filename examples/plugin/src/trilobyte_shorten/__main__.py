@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 from trilobyte.core.cli import add_common_args, parse_shard, run_main, setup_logging
 from trilobyte.core.datasets import DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore
 from trilobyte.core.runner import run_file_coders
+from trilobyte.core.table import Col, failed
 from trilobyte_shorten.coder import make_shorten
 
-
-def format_table(results: Sequence[RateResult]) -> str:
-    lines = [f"{'dataset':<22}{'split':<7}{'config':<16}{'files':>6}{'failed':>8}{'rate':>9}"]
-    for r in results:
-        rate = f"{r.rate:.3f}x" if r.rate else "-"
-        lines.append(f"{r.dataset:<22}{r.split:<7}{r.config_name:<16}{len(r.files):>6}{len(r.failures):>8}{rate:>9}")
-    return "\n".join(lines)
+COLUMNS = (Col("dataset", lambda r: r.dataset), Col("split", lambda r: r.split), Col("config", lambda r: r.config_name),
+           Col("files", lambda r: len(r.files), "d"), Col("failed", failed, "d"), Col("rate", lambda r: r.rate, ".3f"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_file_coders([coder], dataset, store, jobs=args.jobs, shard=shard, overwrite=args.overwrite,
                                progress=not args.no_progress)
 
-    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, format_table,
+    return run_main(args, args.dataset or list(DEMO_NATIVE), run_one, COLUMNS,
                     footer="every file decoded and compared bit-exactly")
 
 
