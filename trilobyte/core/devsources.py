@@ -112,8 +112,8 @@ SOURCES: tuple[Source, ...] = (
     Source("lincity-ng", "lincity-ng-data", "field", "GPL-2+ / CC-BY-SA-2.0",
            "city ambiences: farms, markets, traffic, industry, parks, water (8-44 kHz, mono and stereo)"),
     Source("ktuberling", "ktuberling-data", "speech", "GPL-2+",
-           "KTuberling's spoken words, one voice per language (French, Irish, Romanian at 44.1 kHz; nine more at"
-           " 8-22 kHz; 16-bit mono WAV)", group="folder"),
+           "KTuberling's spoken words, one voice per language (French, Irish, Romanian mostly at 44.1 kHz;"
+           " seven more mostly at 8 kHz; 16-bit mono WAV)", group="folder"),
     Source("stk-drums", "stk", "drums", "STK licence (MIT-style)",
            "STK's recorded drum kit for its Drummer instrument (headerless 16-bit big-endian, 22.05 kHz)",
            include=STK_DRUMS, raw=STK_RAW),
