@@ -39,16 +39,18 @@ WORSE_MARGIN = 0.01  # a file counts as a loss when the hybrid is more than 1% a
 class Row:
     """One file's sizes (bytes) and format, or why it failed."""
 
-    dataset: str
     clip_id: str
-    hybrid_bytes: int = 0
-    flac_bytes: int = 0
-    raw_bits: int = 0
-    seconds: float = 0.0
-    bit_depth: int = 0
-    sample_rate: int = 0
-    channels: int = 0
+    sizes: tuple[int, int, int] = (0, 0, 0)  # hybrid bytes, flac -8 bytes, raw PCM bits
+    audio: tuple[float, int, int, int] = (0.0, 0, 0, 0)  # seconds, bit depth, sample rate, channels
     error: str = ""
+
+    @property
+    def hybrid_bytes(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def flac_bytes(self) -> int:
+        return self.sizes[1]
 
     @property
     def ratio(self) -> float:
@@ -74,11 +76,11 @@ def code_file(job: tuple) -> Row:
             back, _ = codec.decode(encoded.data, model_dir)
             if not np.array_equal(back, clip.samples):
                 raise codec.CodecError("the decode is not exact")
-        return Row(dataset.key, clip.id, encoded.container.payload_bytes,
-                   flac8_bytes(clip.samples, clip.sample_rate, clip.bit_depth), clip.raw_bits, clip.duration,
-                   clip.bit_depth, clip.sample_rate, clip.channels)
+        flac = flac8_bytes(clip.samples, clip.sample_rate, clip.bit_depth)
+        return Row(clip.id, (encoded.container.payload_bytes, flac, clip.raw_bits),
+                   (clip.duration, clip.bit_depth, clip.sample_rate, clip.channels))
     except Exception as err:  # one bad file is one failed row
-        return Row(dataset.key, ref.id, error=f"{type(err).__name__}: {err}")
+        return Row(ref.id, error=f"{type(err).__name__}: {err}")
 
 
 def run_jobs(jobs: list[tuple], workers: int) -> list[Row]:
@@ -95,10 +97,10 @@ def report(name: str, rows: list[Row], worst: int) -> list[str]:
     """The dataset's lines: totals and rates, the count of losses, the worst files."""
     ok = [r for r in rows if not r.error]
     failed = [r for r in rows if r.error]
-    minutes = sum(r.seconds for r in ok) / 60
+    minutes = sum(r.audio[0] for r in ok) / 60
     lines = [f"=== {name}: {len(rows)} files, {minutes:.1f} min" + (f", {len(failed)} FAILED" if failed else "")]
     if ok:
-        raw = sum(r.raw_bits for r in ok)
+        raw = sum(r.sizes[2] for r in ok)
         flac, hybrid = sum(r.flac_bytes for r in ok), sum(r.hybrid_bytes for r in ok)
         lines.append(f"  flac -8   {flac:12,d} bytes  rate {raw / (8 * flac):.4f}")
         lines.append(f"  hybrid    {hybrid:12,d} bytes  rate {raw / (8 * hybrid):.4f}"
@@ -108,8 +110,9 @@ def report(name: str, rows: list[Row], worst: int) -> list[str]:
         lines.append(f"  worst files: {'hybrid/flac':>11s} {'hybrid B':>10s} {'flac B':>10s} {'seconds':>8s}"
                      f" {'depth':>5s} {'rate':>6s} {'ch':>2s}  file")
         for r in sorted(ok, key=lambda r: -r.ratio)[:worst]:
-            lines.append(f"  {'':12s} {r.ratio:11.3f} {r.hybrid_bytes:10,d} {r.flac_bytes:10,d} {r.seconds:8.2f}"
-                         f" {r.bit_depth:5d} {r.sample_rate:6d} {r.channels:2d}  {r.clip_id}")
+            seconds, depth, rate, channels = r.audio
+            lines.append(f"  {'':12s} {r.ratio:11.3f} {r.hybrid_bytes:10,d} {r.flac_bytes:10,d} {seconds:8.2f}"
+                         f" {depth:5d} {rate:6d} {channels:2d}  {r.clip_id}")
     lines += [f"  FAILED {r.clip_id}: {r.error}" for r in failed]
     return lines
 
