@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,46 @@ def test_hybrid_headroom_oracles_and_refusal() -> None:
     costs = hybrid_headroom.clip_costs(np.concatenate([noise, noise]), 16, 44100, [])
     saved = (costs["cascade"] - costs["long-term oracle"]) / 5000
     assert 2.0 < saved < 4.0
+
+
+def test_hybrid_vs_flac_counts_each_file_both_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("numba")
+    from benchmarks import hybrid_vs_flac
+    from tests.conftest import synth
+    from trilobyte.core import audio
+    from trilobyte.core.flacblocks import encode_blocks
+    from trilobyte.hybrid import codec
+    from trilobyte.hybrid.model import HybridModel, fixed_weights, quantize
+    from trilobyte.hybrid.settings import HybridSettings
+
+    small = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
+    model = HybridModel(small, quantize(fixed_weights(small)), {}).save(tmp_path / "model")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    tone = synth(3000, 2, 16)
+    audio.write_pcm(folder / "tone.wav", tone, 16000, 16)
+    # digital silence: FLAC's constant subframes cost a few bytes a block, the hybrid about a bit a sample
+    audio.write_pcm(folder / "silence.wav", np.zeros((5000, 1), dtype=np.int32), 8000, 16)
+    status = hybrid_vs_flac.main(["--model", str(model), "--dataset", str(folder), "--split", "all",
+                                  "--verify", "--worst", "1"])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    hybrid = {name: codec.encode(x, rate, 16, model).container.payload_bytes
+              for name, x, rate in (("tone", tone, 16000), ("silence", np.zeros((5000, 1), np.int64), 8000))}
+    flac = {name: sum(map(len, encode_blocks(x, rate, 16))) + 42
+            for name, x, rate in (("tone", tone, 16000), ("silence", np.zeros((5000, 1), np.int64), 8000))}
+    assert flac["silence"] < hybrid["silence"] / 10 and hybrid["tone"] < 1.01 * flac["tone"]
+    assert out[0].startswith("=== corpus: 2 files, ")
+    assert out[1].split()[:3] == ["flac", "-8", f"{sum(flac.values()):,d}"]
+    assert out[2].split()[:2] == ["hybrid", f"{sum(hybrid.values()):,d}"]
+    assert out[3].endswith("by more than 1%: 1 of 2 files")
+    worst = out[5].split()
+    assert worst[:3] == [f"{hybrid['silence'] / flac['silence']:.3f}", f"{hybrid['silence']:,d}",
+                         f"{flac['silence']:,d}"]
+    assert worst[4:7] == ["16", "8000", "1"] and worst[-1].endswith("silence.wav")
+    assert "every hybrid file decoded exactly" in out[6]
+    # a file the hybrid cannot code is one failed row and exit status 1
+    audio.write_pcm(folder / "three.wav", synth(2000, 3, 16), 16000, 16)
+    assert hybrid_vs_flac.main(["--model", str(model), "--dataset", str(folder), "--split", "all"]) == 1
+    out = capsys.readouterr().out
+    assert "3 files" in out and "1 FAILED" in out and "FAILED three.wav: CodecError: audio must have shape" in out
