@@ -397,6 +397,60 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def training_record(args: argparse.Namespace, train_sets: list[Dataset], valid_sets: list[Dataset], batch_size: int,
+                    lr: float, warmup: int, world_size: int, use_bf16: bool) -> dict[str, Any]:
+    """What a model records of how it was trained (datasets, schedule, precision, seed)."""
+    return {
+        "datasets": [{"name": d.name, "split": d.split, "fingerprint": d.fingerprint} for d in train_sets],
+        "valid": [{"name": d.name, "split": d.split, "fingerprint": d.fingerprint} for d in valid_sets],
+        "steps": args.steps,
+        "batch_size": batch_size,
+        "grad_accum": args.grad_accum,
+        "world_size": world_size,
+        "lr": lr,
+        "min_lr_ratio": args.min_lr_ratio,
+        "warmup": warmup,
+        "weight_decay": args.weight_decay,
+        "grad_clip": args.grad_clip,
+        "dtype": "bf16" if use_bf16 else "fp32",
+        "seed": args.seed,
+        "dropout": args.dropout,
+        "allow_eval_split": bool(args.allow_eval_split),
+    }
+
+
+def build_or_resume(args: argparse.Namespace, out: Path, settings: TokenizerSettings, context: int, device: str,
+                    lr: float, main: bool) -> tuple[Any, Any, int]:
+    """A new model and optimizer, or the last checkpoint's in ``out`` (refused when its settings differ);
+    with ``--overwrite`` the old checkpoints and log are removed. Returns (model, optimizer, first step)."""
+    import torch
+
+    checkpoint = None if args.overwrite else find_checkpoint(out)
+    if args.overwrite and main:  # one process of a distributed run clears the folder
+        for name in (CHECKPOINT, f"{CHECKPOINT}.old", f"{CHECKPOINT}.new", LOG_FILE):
+            target = out / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    start_step = 0
+    if checkpoint is not None:
+        info = read_info(checkpoint)
+        if info.settings != settings or info.preset != args.preset or info.context != context:
+            raise ModelError(
+                f"{checkpoint} was made with other settings ({info.preset}, context {info.context},"
+                f" {info.settings}); use --overwrite to start afresh or another --out"
+            )
+        model, _ = load_model(checkpoint, device)
+        state = torch.load(checkpoint / STATE_FILE, map_location=device, weights_only=True)
+        start_step = int(state["step"])
+        log.info("resuming from %s at step %d", checkpoint, start_step)
+    else:
+        model = build_model(args.preset, settings, context, args.dropout, seed=args.seed).to(device)
+    model.train()
+    optimizer = make_optimizer(model, lr, args.weight_decay, fused=device.startswith("cuda"))
+    if checkpoint is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    return model, optimizer, start_step
+
+
 def train(args: argparse.Namespace) -> int:
     import torch
 
@@ -430,49 +484,11 @@ def train(args: argparse.Namespace) -> int:
     val_windows = WindowSampler(valid_clips, context + 1).draw(
         np.random.default_rng([args.seed, 1]), args.val_windows, train=False
     )
-    record: dict[str, Any] = {
-        "datasets": [{"name": d.name, "split": d.split, "fingerprint": d.fingerprint} for d in train_sets],
-        "valid": [{"name": d.name, "split": d.split, "fingerprint": d.fingerprint} for d in valid_sets],
-        "steps": args.steps,
-        "batch_size": batch_size,
-        "grad_accum": args.grad_accum,
-        "world_size": dist.world,
-        "lr": lr,
-        "min_lr_ratio": args.min_lr_ratio,
-        "warmup": warmup,
-        "weight_decay": args.weight_decay,
-        "grad_clip": args.grad_clip,
-        "dtype": "bf16" if use_bf16 else "fp32",
-        "seed": args.seed,
-        "dropout": args.dropout,
-        "allow_eval_split": bool(args.allow_eval_split),
-    }
+    record = training_record(args, train_sets, valid_sets, batch_size, lr, warmup, dist.world, use_bf16)
     if dist.main:
         record["training_clips"] = save_training_clips(out, train_sets)
 
-    checkpoint = None if args.overwrite else find_checkpoint(out)
-    if args.overwrite and dist.main:
-        for name in (CHECKPOINT, f"{CHECKPOINT}.old", f"{CHECKPOINT}.new", LOG_FILE):
-            target = out / name
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-    start_step = 0
-    if checkpoint is not None:
-        info = read_info(checkpoint)
-        if info.settings != settings or info.preset != args.preset or info.context != context:
-            raise ModelError(
-                f"{checkpoint} was made with other settings ({info.preset}, context {info.context},"
-                f" {info.settings}); use --overwrite to start afresh or another --out"
-            )
-        model, _ = load_model(checkpoint, device)
-        state = torch.load(checkpoint / STATE_FILE, map_location=device, weights_only=True)
-        start_step = int(state["step"])
-        log.info("resuming from %s at step %d", checkpoint, start_step)
-    else:
-        model = build_model(args.preset, settings, context, args.dropout, seed=args.seed).to(device)
-    model.train()
-    optimizer = make_optimizer(model, lr, args.weight_decay, fused=device.startswith("cuda"))
-    if checkpoint is not None:
-        optimizer.load_state_dict(state["optimizer"])
+    model, optimizer, start_step = build_or_resume(args, out, settings, context, device, lr, dist.main)
     net = model
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
