@@ -61,3 +61,10 @@ def test_a_changed_callee_is_recompiled_only_with_the_refresh(tmp_path: Path) ->
     assert result(plain) == "10"  # numba alone: the caller's cached code still runs the old callee
     assert result(guarded) == "20"
     assert result(guarded) == "20"
+
+
+def test_the_kernel_refreshes_every_module_with_cached_functions() -> None:
+    from trilobyte.hybrid import kernel
+
+    compiled = {p.stem for p in (ROOT / "trilobyte" / "hybrid").glob("*.py") if "@njit(cache=True" in p.read_text()}
+    assert compiled == {m.__name__.rsplit(".", 1)[1] for m in kernel.MODULES}

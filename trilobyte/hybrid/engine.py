@@ -54,7 +54,7 @@ def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
     size = x.size * 2 + 64
     while True:
         words = np.zeros(size, dtype=np.uint32)
-        status, used = kernel.run_frame(kernel.ENCODE, x, cfg, *model.kernel_weights(), sigmoid_table(),
+        status, used = kernel.run_frame(kernel.ENCODE, x, cfg, model.kernel_weights(), sigmoid_table(),
                                         exp2_table(), words, *_empty(model.settings))
         if status == kernel.OK:
             return words[:used].astype("<u4").tobytes()
@@ -69,7 +69,7 @@ def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels:
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     x = np.zeros((num_samples, channels), dtype=np.int64)
     cfg = model.settings.kernel_config(bit_depth, channels, sample_rate)
-    status, _ = kernel.run_frame(kernel.DECODE, x, cfg, *model.kernel_weights(), sigmoid_table(), exp2_table(),
+    status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
                                  words, *_empty(model.settings))
     if status != kernel.OK:
         raise FrameError(STATUS.get(status, f"kernel status {status}"))
@@ -84,9 +84,9 @@ def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int
     feats = np.zeros((rows, settings.features), dtype=np.int64)
     aux = np.zeros((rows, 3), dtype=np.int64)
     cfg = settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo_mode(x))
-    dummy = [np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)] * 2 + [
-        np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64)]
-    kernel.run_frame(kernel.FEATURES, x, cfg, *dummy, sigmoid_table(), exp2_table(),
+    dummy = (np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)) * 2 + (
+        np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64))
+    kernel.run_frame(kernel.FEATURES, x, cfg, dummy, sigmoid_table(), exp2_table(),
                      np.zeros(1, dtype=np.uint32), feats, aux)
     return feats, aux
 

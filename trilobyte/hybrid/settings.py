@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
-
-import numpy as np
+from typing import Any, NamedTuple
 
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
@@ -15,6 +13,39 @@ LEGACY = {
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0,
 }
+
+
+class KernelConfig(NamedTuple):
+    """The settings one frame's kernel reads, by name, resolved for one stream (its sample rate picks the
+    stages, its channel count the stereo fields); numba passes it as a named tuple of scalars. Built only
+    by :meth:`HybridSettings.kernel_config`. Fields as :class:`HybridSettings`' except where noted."""
+
+    order0: int  # the adaptive stages' orders (the wide ones where they run; 0 without the cascade)
+    order1: int
+    order2: int
+    rate0: int
+    rate1: int
+    rate2: int
+    lpc_order: int  # 0 without the cascade
+    lpc_decay: int
+    lpc_every: int
+    history: int
+    components: int
+    bin_bits: int
+    central_bins: int
+    bit_depth: int
+    cascade: bool
+    nlms: bool
+    stereo_taps: int  # 0 unless two channels and a first stage
+    scale_shift: int
+    wide: int  # 1 where the wide stages run (a context feature)
+    context_features: int
+    stereo: int  # the encoder's stereo mode, written first in a frame; -1: none in the stream
+    lpc_covariance: bool  # and an LPC stage at all
+    lpc_ridge: int
+    nlms_robust: bool
+    lpc_cover_rhs: bool
+    lpc_warmup: int
 
 
 class SettingsError(ValueError):
@@ -161,35 +192,23 @@ class HybridSettings:
             return self.wide_orders, self.wide_rates
         return self.orders, self.rates
 
-    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0) -> np.ndarray:
-        """The integers the kernel reads (layout fixed in :mod:`trilobyte.hybrid.kernel`); ``stereo``: the
-        encoder's stereo mode (ignored without ``stereo_modes``, and by the decoder, which reads it)."""
+    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0) -> KernelConfig:
+        """What the kernel reads for one stream (:class:`KernelConfig`); ``stereo``: the encoder's stereo mode
+        (ignored without ``stereo_modes``, and by the decoder, which reads it)."""
         orders, rates = self.stages(sample_rate)
         orders = orders if self.cascade else (0, 0, 0)
-        return np.array(
-            [
-                *orders,
-                *rates,
-                self.lpc_order if self.cascade else 0,
-                self.lpc_decay,
-                self.lpc_every,
-                self.history,
-                self.components,
-                self.bin_bits,
-                self.central_bins,
-                bit_depth,
-                int(self.cascade),
-                int(self.nlms),
-                self.stereo_taps,
-                self.scale_shift,
-                int(bool(self.wide_from) and sample_rate >= self.wide_from),
-                self.context_features,
-                stereo if self.stereo_modes else -1,
-                int(self.lpc_covariance),
-                self.lpc_ridge,
-                int(self.nlms_robust),
-                int(self.lpc_cover_rhs),
-                self.lpc_warmup,
-            ],
-            dtype=np.int64,
+        lpc_order = self.lpc_order if self.cascade else 0
+        config = dict(
+            order0=orders[0], order1=orders[1], order2=orders[2], rate0=rates[0], rate1=rates[1], rate2=rates[2],
+            lpc_order=lpc_order, lpc_decay=self.lpc_decay, lpc_every=self.lpc_every, history=self.history,
+            components=self.components, bin_bits=self.bin_bits, central_bins=self.central_bins,
+            bit_depth=bit_depth, cascade=self.cascade, nlms=self.nlms,
+            stereo_taps=self.stereo_taps if channels == 2 and orders[0] > 0 else 0,
+            scale_shift=self.scale_shift, wide=bool(self.wide_from) and sample_rate >= self.wide_from,
+            context_features=self.context_features, stereo=stereo if self.stereo_modes and channels == 2 else -1,
+            lpc_covariance=self.lpc_covariance and lpc_order > 0, lpc_ridge=self.lpc_ridge,
+            nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
         )
+        # plain ints and bools: numba compiles the kernel once for this one type of named tuple
+        return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
+                               for k, v in config.items()})

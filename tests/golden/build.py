@@ -1,0 +1,143 @@
+"""Build the golden ``.trh`` files once: ``python tests/golden/build.py MODELS_DIR``.
+
+``MODELS_DIR`` holds the hybrid models (``current``, ``first-kernel``, ``covariance-v1``) as made by
+``python -m trilobyte.hybrid.train`` (see ``README.md`` here for the commands); each is copied here
+(``model.safetensors`` and ``hybrid.json``, all that decoding reads). The sources are synthesized
+signals, slices of the CC0 24-bit recordings in ``trilobyte/core/demo_audio``, and speech from
+espeak-ng; the PCM's MD5 of each goes in ``manifest.json``. The files are kept as they were first
+written: every later kernel must decode them bit for bit, so this script is the record of how they were
+made, not something the tests run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+from trilobyte.core import container
+from trilobyte.hybrid import codec
+from trilobyte.hybrid.model import SETTINGS_FILE, WEIGHTS_FILE, load
+
+HERE = Path(__file__).resolve().parent
+DEMO = HERE.parents[1] / "trilobyte" / "core" / "demo_audio"
+SPEECH = "Golden files freeze the bitstream. Every later version must decode them, bit for bit."
+
+
+def quantize(x: np.ndarray, bits: int) -> np.ndarray:
+    """Float audio in [-1, 1] to integers at ``bits``, rounded and clipped."""
+    top = 1 << (bits - 1)
+    return np.clip(np.rint(x * top), -top, top - 1).astype(np.int64)
+
+
+def hires(name: str, rate: int, bits: int, start_s: float, seconds: float, channels: int) -> np.ndarray:
+    """A slice of a CC0 96 kHz 24-bit recording, resampled to ``rate`` and requantized to ``bits``."""
+    audio, source_rate = soundfile.read(DEMO / name, dtype="float64", always_2d=True)
+    audio = audio[int(start_s * source_rate): int((start_s + seconds) * source_rate) + 64, :channels]
+    g = np.gcd(rate, source_rate)
+    out = resample_poly(audio, rate // g, source_rate // g, axis=0)[: int(seconds * rate)]
+    return quantize(out, bits)
+
+
+def speech(rate: int, bits: int) -> np.ndarray:
+    """espeak-ng's English voice, resampled to ``rate``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", "en", "-s", "170", "-w", str(wav), SPEECH], check=True)
+        audio, source_rate = soundfile.read(wav, dtype="float64", always_2d=True)
+    g = np.gcd(rate, source_rate)
+    return quantize(resample_poly(audio, rate // g, source_rate // g, axis=0), bits)
+
+
+def synthetic(rate: int, bits: int, seconds: float, stereo: str, seed: int) -> np.ndarray:
+    """Sines, a chirp, noise bursts, a decaying tone, a fade to silence, digital silence, a full-scale
+    square wave and (at 24 bits) a ramp; ``stereo``: ``""`` mono, ``"mid"`` nearly equal channels,
+    ``"wide"`` two different signals."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    part = n // 8
+    x = np.zeros(n)
+    x[:part] = 0.5 * np.sin(2 * np.pi * 440 * t[:part]) + 0.2 * np.sin(2 * np.pi * 1250 * t[:part])
+    f0, f1 = 100.0, 0.4 * rate
+    x[part: 2 * part] = 0.6 * np.sin(2 * np.pi * (f0 * t[:part] + (f1 - f0) * t[:part] ** 2 / (2 * t[part])))
+    burst = rng.normal(0, 0.3, part) * (np.arange(part) % (part // 4) < part // 16)
+    x[2 * part: 3 * part] = np.clip(burst, -1, 1)
+    x[3 * part: 4 * part] = 0.9 * np.exp(-t[:part] * 12) * np.sin(2 * np.pi * 220 * t[:part])
+    fade = np.linspace(1, 0, part) ** 4
+    x[4 * part: 5 * part] = 0.7 * fade * np.sin(2 * np.pi * 330 * t[:part]) + rng.normal(0, 1e-4, part) * fade
+    # 5 * part .. 6 * part: digital silence
+    x[6 * part: 7 * part] = np.where(np.sin(2 * np.pi * 150 * t[:part]) >= 0, 1.0, -1.0)
+    x[7 * part:] = rng.uniform(-1, 1, n - 7 * part) * 0.05 + 0.3 * np.sin(2 * np.pi * 60 * t[7 * part:])
+    pcm = quantize(x, bits)
+    if bits == 24:  # a slow ramp over the silent part, every 24-bit code step by step
+        pcm[5 * part: 6 * part] = np.arange(part) * 97 - (1 << 20)
+    if not stereo:
+        return pcm[:, None]
+    if stereo == "mid":
+        other = pcm + quantize(rng.normal(0, 0.002, n), bits)
+    else:
+        other = quantize(0.4 * np.sin(2 * np.pi * 523 * t) * np.exp(-t), bits)
+    top = 1 << (bits - 1)
+    return np.clip(np.stack([pcm, other], axis=1), -top, top - 1)
+
+
+def sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """(file stem, model, samples, sample rate, bit depth, description) of every golden file."""
+    return [
+        ("speech-8k16-mono", "current", speech(8000, 16), 8000, 16, "espeak-ng speech, 16-bit 8 kHz mono"),
+        ("music-44k16-stereo", "current", hires("hires-96k24-a.flac", 44100, 16, 2.0, 0.6, 2), 44100, 16,
+         "CC0 recording hires-96k24-a, 16-bit 44.1 kHz stereo"),
+        ("music-48k24-stereo", "current", hires("hires-96k24-b.flac", 48000, 24, 3.0, 0.4, 2), 48000, 24,
+         "CC0 recording hires-96k24-b, 24-bit 48 kHz stereo"),
+        ("synth-16k8-mono", "current", synthetic(16000, 8, 2.0, "", 1), 16000, 8,
+         "synthesized signals, 8-bit 16 kHz mono"),
+        ("synth-32k16-mid", "current", synthetic(32000, 16, 1.0, "mid", 2), 32000, 16,
+         "synthesized signals, nearly equal channels (mid/side), 16-bit 32 kHz"),
+        ("synth-22k24-wide", "current", synthetic(22050, 24, 1.0, "wide", 3), 22050, 24,
+         "synthesized signals, two different channels, 24-bit 22.05 kHz"),
+        ("first-kernel-music-44k16-stereo", "first-kernel",
+         hires("hires-96k24-a.flac", 44100, 16, 5.0, 0.5, 2), 44100, 16,
+         "CC0 recording hires-96k24-a, 16-bit 44.1 kHz stereo"),
+        ("first-kernel-synth-8k8-mono", "first-kernel", synthetic(8000, 8, 2.0, "", 4), 8000, 8,
+         "synthesized signals, 8-bit 8 kHz mono"),
+        ("covariance-v1-speech-16k16-mono", "covariance-v1", speech(16000, 16)[:32000], 16000, 16,
+         "espeak-ng speech, 16-bit 16 kHz mono"),
+        ("covariance-v1-synth-48k24-mid", "covariance-v1", synthetic(48000, 24, 0.5, "mid", 5), 48000, 24,
+         "synthesized signals, nearly equal channels, 24-bit 48 kHz"),
+    ]
+
+
+def copy_model(source: Path, target: Path) -> str:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS_FILE, SETTINGS_FILE):
+        shutil.copyfile(source / name, target / name)
+    return load(target).model_id
+
+
+def main(models_dir: Path) -> None:
+    models = {name: copy_model(models_dir / name, HERE / "model" / name)
+              for name in ("current", "first-kernel", "covariance-v1")}
+    entries = []
+    for stem, model, samples, rate, bits, description in sources():
+        encoded = codec.encode(samples, rate, bits, HERE / "model" / model)
+        (HERE / f"{stem}{codec.SUFFIX}").write_bytes(encoded.data)
+        entries.append({"file": f"{stem}{codec.SUFFIX}", "model": model, "source": description,
+                        "sample_rate": rate, "bit_depth": bits, "channels": int(samples.shape[1]),
+                        "num_samples": int(samples.shape[0]),
+                        "pcm_md5": hashlib.md5(container.pcm_bytes(samples, bits)).hexdigest()})
+        print(f"{stem}: {len(encoded.data)} bytes")
+    manifest = {"models": models, "files": entries}
+    (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

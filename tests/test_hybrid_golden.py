@@ -1,0 +1,40 @@
+"""The hybrid bitstream is frozen: committed ``.trh`` files (tests/golden) decode bit for bit to the PCM
+whose MD5 their manifest records, with the committed models, current and older kernels alike."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("numba")
+
+from trilobyte.core import container
+from trilobyte.hybrid import codec
+from trilobyte.hybrid.model import load
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+
+
+def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
+    files = MANIFEST["files"]
+    assert {f["bit_depth"] for f in files} == {8, 16, 24}
+    assert {f["channels"] for f in files} == {1, 2}
+    assert min(f["sample_rate"] for f in files) == 8000 and max(f["sample_rate"] for f in files) == 48000
+    assert {f["model"] for f in files} == set(MANIFEST["models"]) == {"current", "first-kernel", "covariance-v1"}
+    assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
+
+
+@pytest.mark.parametrize("entry", MANIFEST["files"], ids=lambda e: e["file"])
+def test_golden_file_decodes_bit_exactly(entry: dict) -> None:
+    model_dir = GOLDEN / "model" / entry["model"]
+    assert load(model_dir).model_id == MANIFEST["models"][entry["model"]]
+    data = (GOLDEN / entry["file"]).read_bytes()
+    assert codec.read_header(data)["model"]["id"] == MANIFEST["models"][entry["model"]]
+    samples, info = codec.decode(data, model_dir)
+    assert samples.shape == (entry["num_samples"], entry["channels"])
+    assert (info.sample_rate, info.bit_depth) == (entry["sample_rate"], entry["bit_depth"])
+    assert hashlib.md5(container.pcm_bytes(samples, entry["bit_depth"])).hexdigest() == entry["pcm_md5"]

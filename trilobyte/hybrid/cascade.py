@@ -1,0 +1,215 @@
+"""The cascade: per channel, an LPC stage and three adaptive stages predict each sample from the past.
+
+An LPC stage (coefficients with 20 fractional bits, re-solved every ``lpc_every`` samples from an
+exponentially weighted window of the past by the covariance method's least squares,
+:mod:`trilobyte.hybrid.covariance`; older models: :mod:`trilobyte.hybrid.legacy`) predicts ``x``;
+adaptive stages predict its residual (stage 0, plus ``stereo_taps`` taps of the other channel's LPC
+residual: the second channel sees the first one's current one), stage 0's residual (stage 1) and stage
+1's residual (stage 2). Weights have 16 fractional bits; each adapts by normalized LMS (error times input
+over the window's energy, kept as an exact running sum, plus the error's square with ``nlms_robust``).
+Stage inputs and errors are clamped to +-2**26. Without the cascade the previous sample predicts.
+
+:func:`predict` gives the parts of a sample's prediction, :func:`adapt` takes the sample once it is
+known; nothing else reads or writes the state (:class:`Cascade`, :class:`Solver`) in between, so a caller
+may code the sample any way it likes and the cascade follows the true signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from trilobyte.hybrid import covariance as cov
+from trilobyte.hybrid import legacy
+from trilobyte.hybrid.intmath import clamp
+from trilobyte.hybrid.settings import MAX_ORDER
+
+PAD = MAX_ORDER + 2  # zero history before a frame's first sample
+W_BITS = 16
+W_CLIP = 1 << 24
+U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies stay below 2**62
+STEREO_MAX = 32
+XH, XS, U = 0, 1, 2  # rows of Cascade.hist
+TAPS, LPC = 3, 4  # rows of Cascade.w after the three stages'
+SHIFT, ENERGY, E_CROSS, A_U = 0, 1, 4, 5  # columns of Cascade.sums (ENERGY + k, A_U + k: stage k's)
+
+
+class Cascade(NamedTuple):
+    """A frame's cascade state, a few arrays (small to pass around); over time, index ``t = PAD + n``."""
+
+    hist: np.ndarray  # (5, channels, PAD + samples): the samples (XH), the LPC stage's input (XS: the
+    # samples shifted below 2**20), stage k's input (U + k: the LPC residual, then stage k-1's residual)
+    w: np.ndarray  # (5, channels, MAX_ORDER): stage k's weights (16 fractional bits), the stereo taps'
+    # (TAPS), the LPC coefficients (LPC, 20 fractional bits)
+    sums: np.ndarray  # (channels, 8): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
+    # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS)
+    cross: np.ndarray  # (STEREO_MAX,) the stereo taps' inputs for the current sample
+
+
+class Solver(NamedTuple):
+    """The LPC stage's sums and scratch."""
+
+    lags: np.ndarray  # (channels, p + 1, p + 1) each channel's ring of lag sums (covariance method)
+    a_cov: np.ndarray  # the covariance solver's scratch
+    y_cov: np.ndarray
+    acf: np.ndarray  # (channels, MAX_ORDER + 1) windowed autocorrelation (older models)
+    tmp: np.ndarray  # scratch of their Levinson-Durbin recursion
+
+
+@njit(cache=True)
+def new_cascade(channels: int, samples: int) -> Cascade:
+    """A silent past for ``samples`` samples of ``channels`` channels."""
+    sums = np.zeros((channels, 8), dtype=np.int64)
+    sums[:, A_U: A_U + 3] = 16 << 4
+    return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
+                   np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64))
+
+
+@njit(cache=True)
+def new_solver(cfg: Any, channels: int) -> Solver:
+    size = cfg.lpc_order + 1 if cfg.lpc_covariance else 1
+    return Solver(np.zeros((channels, size, size), dtype=np.int64), np.zeros((size, size), dtype=np.int64),
+                  np.zeros(size, dtype=np.int64), np.zeros((channels, MAX_ORDER + 1), dtype=np.int64),
+                  np.zeros(MAX_ORDER, dtype=np.int64))
+
+
+@njit(cache=True)
+def stage_predict(w: np.ndarray, u: np.ndarray, n: int, order: int) -> int:
+    """sum w[i] u[n-1-i] with 16 fractional bits, rounded (|w| < 2**24, |u| < 2**26, order <= 1024)."""
+    acc = 0
+    for i in range(order):
+        acc += w[i] * u[n - 1 - i]
+    return (acc + (1 << (W_BITS - 1))) >> W_BITS
+
+
+@njit(cache=True)
+def lpc_predict(coef: np.ndarray, x: np.ndarray, t: int, order: int) -> int:
+    acc = 0
+    for j in range(order):
+        acc += coef[j] * x[t - 1 - j]
+    return (acc + (1 << 19)) >> 20
+
+
+@njit(cache=True, inline="always")
+def cross_predict(cs: Cascade, c: int, t: int, taps: int) -> int:
+    """The stereo taps' part of stage 0: channel 1 sees channel 0's LPC residual up to now, channel 0
+    channel 1's up to the sample before; their inputs go to ``cs.cross``, their energy to ``E_CROSS``."""
+    acc = 0
+    cs.sums[c, E_CROSS] = 0
+    for i in range(taps):
+        cs.cross[i] = cs.hist[U, 0, t - i] if c == 1 else cs.hist[U, 1, t - 1 - i]
+        acc += cs.w[TAPS, c, i] * cs.cross[i]
+        cs.sums[c, E_CROSS] += cs.cross[i] * cs.cross[i]
+    return (acc + (1 << (W_BITS - 1))) >> W_BITS
+
+
+@njit(cache=True, inline="always")
+def refresh_lpc(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> None:
+    """Re-solve channel ``c``'s LPC coefficients (every ``lpc_every`` samples after the first)."""
+    if cfg.lpc_order == 0 or n % cfg.lpc_every != 0 or n == 0:
+        return
+    if cfg.lpc_covariance:
+        order = cfg.lpc_order if cfg.lpc_warmup == 0 else min(cfg.lpc_order, n >> cfg.lpc_warmup)
+        cov.solve(sv.lags[c], t, cfg.lpc_order, cfg.lpc_ridge, cfg.lpc_decay, cs.w[LPC, c], sv.a_cov, sv.y_cov,
+                  cfg.lpc_cover_rhs, order)
+    else:
+        legacy.levinson(sv.acf[c], cfg.lpc_order, cs.w[LPC, c], sv.tmp)
+
+
+@njit(cache=True, inline="always")
+def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[int, int, int, int, int]:
+    """The parts of sample ``n``'s prediction on channel ``c``: (previous sample's part, LPC, stage 0
+    with the stereo taps, stage 1, stage 2); the prediction is their sum."""
+    refresh_lpc(cfg, cs, sv, c, t, n)
+    pl = lpc_predict(cs.w[LPC, c], cs.hist[XH, c], t, cfg.lpc_order)
+    pre = 0 if cfg.cascade else cs.hist[XH, c, t - 1]
+    p0 = stage_predict(cs.w[0, c], cs.hist[U, c], t, cfg.order0)
+    if cfg.stereo_taps > 0:
+        p0 += cross_predict(cs, c, t, cfg.stereo_taps)
+    p1 = stage_predict(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1)
+    p2 = stage_predict(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2)
+    return pre, pl, p0, p1, p2
+
+
+@njit(cache=True)
+def nlms_update(w: np.ndarray, u: np.ndarray, n: int, order: int, err: int, energy: int, rate: int) -> None:
+    """Normalized LMS step: w[i] += err u[n-1-i] 2**(16-rate) / (energy + 16 order), rounded, clipped.
+
+    ``g = err 2**30 // (energy + 16 order)`` (|err| < 2**27), then ``(g u + half) >> (14 + rate)``; since
+    ``energy >= u**2``, ``|g u| < 2**30 |err| / |u| < 2**57``.
+    """
+    if err == 0 or order == 0:
+        return
+    g = (err << 30) // (energy + (order << 4))
+    sh = 14 + rate
+    half = 1 << (sh - 1)
+    for i in range(order):
+        nw = w[i] + ((g * u[n - 1 - i] + half) >> sh)
+        w[i] = min(max(nw, -W_CLIP), W_CLIP)
+
+
+@njit(cache=True, inline="always")
+def nlms_adapt(cfg: Any, cs: Cascade, c: int, t: int, e0: int, e1: int, e2: int) -> None:
+    """The stages' normalized LMS steps; with ``nlms_robust`` the error's square joins the denominator
+    (|e| < 2**26: each sum stays below 2**63)."""
+    q0 = e0 * e0 if cfg.nlms_robust else 0
+    q1 = e1 * e1 if cfg.nlms_robust else 0
+    q2 = e2 * e2 if cfg.nlms_robust else 0
+    energy0 = cs.sums[c, ENERGY] + cs.sums[c, E_CROSS] + q0
+    nlms_update(cs.w[0, c], cs.hist[U, c], t, cfg.order0, e0, energy0, cfg.rate0)
+    if cfg.stereo_taps > 0 and e0 != 0:
+        g = (e0 << 30) // (energy0 + (cfg.order0 << 4))
+        sh = 14 + cfg.rate0
+        for i in range(cfg.stereo_taps):
+            nw = cs.w[TAPS, c, i] + ((g * cs.cross[i] + (1 << (sh - 1))) >> sh)
+            cs.w[TAPS, c, i] = min(max(nw, -W_CLIP), W_CLIP)
+    nlms_update(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1, cfg.rate1)
+    nlms_update(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2, cfg.rate2)
+
+
+@njit(cache=True)
+def abs_mean_step(a: int, v: int, shift: int) -> int:
+    """Running mean of |v| in 1/16: a += (16 |v| - a) >> shift, at least 1."""
+    if v < 0:
+        v = -v
+    if v > 1 << 40:
+        v = 1 << 40
+    a += ((v << 4) - a) >> shift
+    return a if a > 16 else 16
+
+
+@njit(cache=True, inline="always")
+def window_step(cs: Cascade, k: int, c: int, t: int, order: int, e: int) -> None:
+    """Stage ``k``'s window after its new input ``e`` joins it (the oldest leaves)."""
+    if order > 0:
+        old = cs.hist[U + k, c, t - order]
+        cs.sums[c, ENERGY + k] += e * e - old * old
+    cs.hist[U + k, c, t] = e
+    cs.sums[c, A_U + k] = abs_mean_step(cs.sums[c, A_U + k], e, 4)
+
+
+@njit(cache=True, inline="always")
+def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: int, pl: int, p0: int, p1: int,
+          p2: int) -> None:
+    """Take channel ``c``'s sample ``value`` at ``t`` (the parts of its prediction from :func:`predict`)."""
+    cs.hist[XH, c, t] = value
+    cs.hist[XS, c, t] = value >> cs.sums[c, SHIFT]
+    if cfg.lpc_covariance:
+        cov.update(sv.lags[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
+    elif cfg.lpc_order > 0:
+        legacy.autocorrelation_update(sv.acf[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
+    e_l = clamp(value - pre - pl, U_CLIP)
+    e0 = clamp(e_l - p0, U_CLIP)
+    e1 = clamp(e0 - p1, U_CLIP)
+    e2 = clamp(e1 - p2, U_CLIP)
+    if cfg.nlms:
+        nlms_adapt(cfg, cs, c, t, e0, e1, e2)
+    else:
+        legacy.sign_lms_adapt(cfg, t, (e0, e1, e2), (cs.w[0, c], cs.w[1, c], cs.w[2, c]),
+                              (cs.hist[U, c], cs.hist[U + 1, c], cs.hist[U + 2, c]), cs.sums[c, A_U:A_U + 3],
+                              cs.w[TAPS, c], cs.cross)
+    window_step(cs, 0, c, t, cfg.order0, e_l)
+    window_step(cs, 1, c, t, cfg.order1, e0)
+    window_step(cs, 2, c, t, cfg.order2, e1)

@@ -1,0 +1,156 @@
+"""The coder step: a residual under the mixture, range coded (:mod:`trilobyte.hybrid.rangecoder`).
+
+The residual ``r = x - P`` falls in a bin ``q = r >> s`` of width ``2**s`` (``s`` from the running scale
+``A``, :func:`bin_shift`); the bins ``-L..L-1`` and two escapes form one alphabet whose cumulative
+frequencies ``C(i) = i + G(edge_i) * (2**24 - M) >> 34`` come from the mixture's CDF ``G`` (a table of
+the logistic, linear interpolation): every symbol has frequency >= 1, the total is exactly 2**24. An
+escape is followed by an Elias-gamma code of the overshoot; the ``s`` low bits are uniform.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from trilobyte.hybrid import rangecoder as rc
+from trilobyte.hybrid.intmath import bit_length
+from trilobyte.hybrid.network import BQ, INV_B, M2, PI
+
+OK, BAD_DATA, BAD_VALUE, OVERFLOW = 0, 1, 2, 3
+TOTAL = 1 << rc.PRECISION
+G_BITS = 34  # mixture CDF: component weights (12 bits) times logistic values (22 bits)
+
+
+@njit(cache=True)
+def bin_shift(a: int, bin_bits: int) -> int:
+    """``s``: bins at most 1/2**bin_bits of the running scale ``a`` (in 1/16) wide."""
+    s = bit_length(a >> 4) - bin_bits
+    return s if s > 0 else 0
+
+
+@njit(cache=True)
+def logistic(d: int, inv_b: int, sig: np.ndarray) -> int:
+    """2**22 / (1 + exp(-t)) with t = 8 d / B (``inv_b = 2**40 // B``), by table and interpolation."""
+    t = (d * inv_b * 8192) >> 40
+    idx = (t >> 4) + 1024
+    if idx < 0:
+        return sig[0]
+    if idx >= 2048:
+        return sig[2048]
+    lo = sig[idx]
+    return lo + (((sig[idx + 1] - lo) * (t & 15)) >> 4)
+
+
+@njit(cache=True, inline="always")
+def mixture_cdf(e2: int, mix: np.ndarray, sig: np.ndarray) -> int:
+    """The mixture's CDF (``mix``: :func:`trilobyte.hybrid.network.new_mixture`'s rows) at the half-integer
+    edge ``e2 / 2`` (relative to the prediction), in 2**-34."""
+    g = 0
+    for k in range(mix.shape[1]):
+        d = e2 - mix[M2, k]
+        lim = 3 * mix[BQ, k]  # beyond 3 B the logistic table is saturated (|t| > 16)
+        if d > lim:
+            d = lim
+        elif d < -lim:
+            d = -lim
+        g += mix[PI, k] * logistic(d, mix[INV_B, k], sig)
+    return g
+
+
+@njit(cache=True, inline="always")
+def cumulative(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray) -> int:
+    """C(i) of the alphabet [escape-, bins -L..L-1, escape+] (M symbols, every frequency >= 1)."""
+    if i <= 0:
+        return 0
+    if i >= m:
+        return TOTAL
+    q = i - 1 - half
+    e2 = ((q << s) << 1) - 1
+    g = mixture_cdf(e2, mix, sig)
+    return i + ((g * (TOTAL - m)) >> G_BITS)
+
+
+@njit(cache=True)
+def encode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, value: int, bits: int) -> None:
+    """``bits`` low bits of ``value``, high chunk first, 8 bits at a time, each chunk uniform."""
+    while bits > 0:
+        k = 8 if bits > 8 else bits
+        bits -= k
+        chunk = (value >> bits) & ((1 << k) - 1)
+        rc.encode(st, io, words, chunk << (24 - k), 1 << (24 - k))
+
+
+@njit(cache=True)
+def decode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, bits: int) -> int:
+    """What :func:`encode_uniform` wrote; -1 for invalid data."""
+    value = 0
+    while bits > 0:
+        k = 8 if bits > 8 else bits
+        bits -= k
+        q = rc.quantile(st)
+        if q < 0:
+            return -1
+        chunk = q >> (24 - k)
+        rc.consume(st, io, words, chunk << (24 - k), 1 << (24 - k))
+        value = (value << k) | chunk
+    return value
+
+
+@njit(cache=True, inline="always")
+def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s: int, half: int, mix: np.ndarray,
+                    sig: np.ndarray) -> None:
+    """Code residual ``r`` with bin shift ``s`` and ``half`` central bins a side."""
+    m = 2 * half + 2
+    q = r >> s
+    if q < -half:
+        sym = 0
+        over = -half - 1 - q
+    elif q >= half:
+        sym = m - 1
+        over = q - half
+    else:
+        sym = q + half + 1
+        over = -1
+    c_lo = cumulative(sym, m, half, s, mix, sig)
+    c_hi = cumulative(sym + 1, m, half, s, mix, sig)
+    rc.encode(st, io, words, c_lo, c_hi - c_lo)
+    if over >= 0:
+        nb = bit_length(over + 1)
+        encode_uniform(st, io, words, nb, 5)
+        encode_uniform(st, io, words, over + 1, nb - 1)
+    encode_uniform(st, io, words, r - (q << s), s)
+
+
+@njit(cache=True, inline="always")
+def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, half: int, mix: np.ndarray,
+                    sig: np.ndarray) -> tuple[int, int]:
+    """(status, residual): the inverse of :func:`encode_residual`."""
+    m = 2 * half + 2
+    target = rc.quantile(st)
+    if target < 0:
+        return BAD_DATA, 0
+    low, high = 0, m
+    while high - low > 1:
+        mid = (low + high) >> 1
+        if cumulative(mid, m, half, s, mix, sig) <= target:
+            low = mid
+        else:
+            high = mid
+    c_lo = cumulative(low, m, half, s, mix, sig)
+    c_hi = cumulative(low + 1, m, half, s, mix, sig)
+    rc.consume(st, io, words, c_lo, c_hi - c_lo)
+    if low == 0 or low == m - 1:
+        nb = decode_uniform(st, io, words, 5)
+        if nb < 1 or nb > 30:
+            return BAD_DATA, 0
+        rest = decode_uniform(st, io, words, nb - 1)
+        if rest < 0:
+            return BAD_DATA, 0
+        over = ((1 << (nb - 1)) | rest) - 1
+        q = -half - 1 - over if low == 0 else half + over
+    else:
+        q = low - 1 - half
+    low_bits = decode_uniform(st, io, words, s)
+    if low_bits < 0:
+        return BAD_DATA, 0
+    return OK, (q << s) + low_bits
