@@ -45,7 +45,7 @@ COMMANDS: tuple[Entry, ...] = (
     *family("python -m trilobyte.hybrid.evaluate", "trilobyte.hybrid.evaluate"),
     *family("python -m trilobyte.hybrid", "trilobyte.hybrid.__main__", CODEC_COMMANDS),
     *family("python -m trilobyte.core.results", "trilobyte.core.results"),
-    *family("python -m trilobyte.core.devcorpus", "trilobyte.core.devcorpus"),
+    *family("python -m trilobyte.core.devcorpus", "trilobyte.core.devcorpus.build"),
     *family("python analysis/make_report.py", "analysis.make_report"),
 )
 

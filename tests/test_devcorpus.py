@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trilobyte.core import audio, devcorpus
+from trilobyte.core import audio
 from trilobyte.core.datasets import DatasetError, get_dataset
-from trilobyte.core.devmanifest import (
+from trilobyte.core.devcorpus import build as devcorpus
+from trilobyte.core.devcorpus.manifest import (
     BUILD_COMMAND,
     KINDS,
     ClipEntry,
@@ -25,9 +26,9 @@ from trilobyte.core.devmanifest import (
     summary,
     write_manifest,
 )
-from trilobyte.core.devsources import RESERVED, SOURCES, Source
-from trilobyte.core.pypifetch import FetchError, fetch_pypi
-from trilobyte.core.samplebanks import BankError, read_gus_patch, read_sf2
+from trilobyte.core.devcorpus.pypifetch import FetchError, fetch_pypi
+from trilobyte.core.devcorpus.samplebanks import BankError, read_gus_patch, read_sf2
+from trilobyte.core.devcorpus.sources import RESERVED, SOURCES, Source
 
 # -- splits ------------------------------------------------------------------------------------------
 

