@@ -8,10 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from trilobyte.core import audio
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Property tests (tests/test_properties.py) draw the same examples on every run, so a CI failure repeats;
+# HYPOTHESIS_PROFILE=thorough draws ten times as many, fresh each run (a failure prints its example).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("thorough", max_examples=1000, database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def cuda_missing() -> str | None:

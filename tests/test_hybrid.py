@@ -14,6 +14,7 @@ pytest.importorskip("numba")
 pytest.importorskip("constriction")
 
 from tests.conftest import synth
+from tests.hybrid_models import SMALL, random_model
 from trilobyte.core import audio, container
 from trilobyte.core.datasets import get_dataset
 from trilobyte.core.leakage import CLIPS_FILE, LeakageError
@@ -21,19 +22,8 @@ from trilobyte.gpt2 import entropy
 from trilobyte.hybrid import __main__ as cli
 from trilobyte.hybrid import codec, engine, method
 from trilobyte.hybrid import rangecoder as rc
-from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
+from trilobyte.hybrid.model import HybridModel, ModelError, load
 from trilobyte.hybrid.settings import LEGACY, HybridSettings
-
-SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
-
-
-def random_model(seed: int, settings: HybridSettings = SMALL) -> HybridModel:
-    """A network with random weights around the fixed distribution: exercises every layer."""
-    rng = np.random.default_rng(seed)
-    w = fixed_weights(settings)
-    for name in w:
-        w[name] = w[name] + rng.normal(0, 0.2, size=w[name].shape)
-    return HybridModel(settings, quantize(w), {"datasets": [], "valid": []})
 
 
 def short_music(samples: int) -> np.ndarray:

@@ -10,7 +10,8 @@ import pytest
 pytest.importorskip("numba")
 
 from tests.conftest import synth
-from tests.test_hybrid import SMALL, bass_drum, cascade_residual, random_model, short_music, train_music
+from tests.hybrid_models import SMALL, random_model
+from tests.test_hybrid import bass_drum, cascade_residual, short_music, train_music
 from trilobyte.hybrid import covariance as cov
 from trilobyte.hybrid import engine
 from trilobyte.hybrid.settings import HybridSettings, SettingsError

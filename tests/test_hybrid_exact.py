@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("numba")
 
-from tests.test_hybrid import SMALL, random_model
+from tests.hybrid_models import SMALL, random_model
 from trilobyte.core.datasets import get_dataset
 from trilobyte.hybrid import codec, engine
 from trilobyte.hybrid.settings import HybridSettings
