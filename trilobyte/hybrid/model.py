@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from trilobyte.hybrid import network
+from trilobyte.hybrid.network import ACT_CLIP, MAX_WEIGHT
 from trilobyte.hybrid.settings import HybridSettings, SettingsError
 from trilobyte.hybrid.tables import tables_digest
 
@@ -28,7 +30,6 @@ FORMAT_VERSION = 1
 LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 WEIGHT_BITS = 12
 BIAS_BITS = 22
-MAX_WEIGHT = 1 << 30
 
 
 class ModelError(ValueError):
@@ -76,6 +77,19 @@ class HybridModel:
                 raise ModelError(f"network weight {name} is {value.dtype}, not int64")
             if np.abs(value).max(initial=0) > MAX_WEIGHT:
                 raise ModelError(f"network weight {name} exceeds 2**30")
+        if self.network_bounds[1] >= 1 << 63:  # never, within the settings' widths: checked all the same
+            raise ModelError("the network's sums could overflow 64 bits")
+
+    @cached_property
+    def network_bounds(self) -> tuple[int, int]:
+        """(the largest hidden activation, before the clamp, and the largest magnitude of any sum) the network
+        reaches over every input the kernel can give it."""
+        return network.bounds(self.kernel_weights(), self.settings.history, self.settings.context_features)
+
+    @property
+    def clamp_free(self) -> bool:
+        """Whether the activation clamp can never act: the model codes exactly as a kernel without it."""
+        return self.network_bounds[0] <= ACT_CLIP
 
     @cached_property
     def model_id(self) -> str:

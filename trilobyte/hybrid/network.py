@@ -5,6 +5,14 @@ prefiltered samples (``x[n] - 31/32 x[n-1]``) over theirs, the cascade's parts, 
 channel's residual, and (context features) whether the wide stages run and the bit depth. The network
 (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per component a weight
 (log2 domain), a centre offset and a log2 width relative to ``A``.
+
+No sum overflows, for any model that loads (:func:`bounds` checks it there). The features are bounded
+(:func:`feature_bounds`: at most 2**16, 139 of them), weights and biases by ``MAX_WEIGHT`` = 2**30, so
+the first layer's sums stay below 2**51; the hidden layers' outputs are clamped to ``ACT_CLIP`` = 2**24
+(16384 in real units), so with at most ``MAX_HIDDEN`` = 256 inputs the later layers' sums stay below
+2**30 + 256 * 2**24 * 2**30 < 2**63, and the outputs below 2**51. The clamp changes nothing for a model
+whose activations cannot reach it (``bounds``: every model trained so far, by far), so it codes exactly
+as a kernel without it.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from trilobyte.hybrid.intmath import bit_length
 FEATURE_BITS = 10
 FEATURE_CLIP = 8 << FEATURE_BITS
 NET_BITS = 12
+ACT_CLIP = 1 << 24  # hidden activations (10 fractional bits) are clamped here
+MAX_WEIGHT = 1 << 30  # weights and biases, integers with 12 and 22 fractional bits
+LOG_FEATURES = 3  # of the scalar features, the log scales: below 2**16 rather than FEATURE_CLIP
 PI_BITS = 12  # component weights
 
 
@@ -132,15 +143,17 @@ def observe(cfg: Any, ctx: Context, xh: np.ndarray, c: int, t: int, value: int, 
 
 @njit(cache=True)
 def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: bool) -> None:
-    """out = (b + x @ w) >> 12, ReLU first if asked (weights 12 fractional bits, x and out 10)."""
+    """out = (b + x @ w) >> 12 (weights 12 fractional bits, x and out 10); a hidden layer (``relu``) clips
+    it to [0, ACT_CLIP]."""
     n_in, n_out = w.shape
     for j in range(n_out):
         acc = b[j]
         for i in range(n_in):
             acc += x[i] * w[i, j]
-        if relu and acc < 0:
-            acc = 0
-        out[j] = acc >> NET_BITS
+        if relu:  # a hidden layer: ReLU, then the clamp (see the module's bounds)
+            out[j] = min(acc >> NET_BITS, ACT_CLIP) if acc > 0 else 0
+        else:
+            out[j] = acc >> NET_BITS
 
 
 @njit(cache=True, inline="always")
@@ -183,3 +196,41 @@ def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray) -> None:
         b = (a * exp2_q16(lb, ex2)) >> 16  # a < 2**41, 2**(lb) < 2**29 (in 1/65536)
         mix[BQ, k] = b if b > 1 else 1
         mix[INV_B, k] = (1 << 40) // mix[BQ, k]
+
+
+def feature_bounds(history: int, context_features: int) -> list[int]:
+    """The largest magnitude each feature can take (in 1/1024), in :func:`features`' order.
+
+    Clipped features stay within ``FEATURE_CLIP`` = 2**13; the scales are running means of magnitudes
+    capped at 2**40 (in 1/16: at most 2**44, at least 16), so their log2 features lie between
+    ``4 - 12`` and ``45 + 4`` (times 1024, for 8- to 24-bit audio) and their difference within +-41: all
+    below 2**16; the flags and the context features are at most 1024.
+    """
+    clipped = [FEATURE_CLIP] * (2 * history + 3)
+    return clipped + [1 << 16] * LOG_FEATURES + [FEATURE_CLIP] + [1 << FEATURE_BITS] * (2 + context_features)
+
+
+def layer_bounds(w: np.ndarray, b: np.ndarray, inputs: list[int], after_relu: bool) -> tuple[list[int], int]:
+    """(each unit's largest output after a ReLU, before the clamp; the largest magnitude any of the layer's
+    partial sums reaches) for inputs of magnitude at most ``inputs`` (and non-negative ``after_relu``),
+    in exact integers."""
+    largest, worst = [], 0
+    for j in range(w.shape[1]):
+        column = [int(v) for v in w[:, j]]
+        if after_relu:  # the inputs are in [0, bound]: only positive weights raise the sum
+            top = int(b[j]) + sum(m * max(v, 0) for m, v in zip(inputs, column, strict=True))
+        else:
+            top = int(b[j]) + sum(m * abs(v) for m, v in zip(inputs, column, strict=True))
+        worst = max(worst, abs(int(b[j])) + sum(m * abs(v) for m, v in zip(inputs, column, strict=True)))
+        largest.append(max(top, 0) >> NET_BITS)
+    return largest, worst
+
+
+def bounds(weights: tuple[np.ndarray, ...], history: int, context_features: int) -> tuple[int, int]:
+    """(the largest hidden activation the network can reach before the clamp, the largest magnitude any of
+    its sums can reach) over every input the kernel can give it; ``weights``: (w1, b1, w2, b2, w3, b3)."""
+    w1, b1, w2, b2, w3, b3 = weights
+    h1, worst1 = layer_bounds(w1, b1, feature_bounds(history, context_features), after_relu=False)
+    h2, worst2 = layer_bounds(w2, b2, [min(h, ACT_CLIP) for h in h1], after_relu=True)
+    _, worst3 = layer_bounds(w3, b3, [min(h, ACT_CLIP) for h in h2], after_relu=True)
+    return max(h1 + h2), max(worst1, worst2, worst3)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
+MAX_HIDDEN = 256  # with the network's activation clamp, what keeps its sums below 2**63
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
@@ -146,8 +147,8 @@ class HybridSettings:
             raise SettingsError(f"lpc_ridge is a shift from 4 to 30, not {self.lpc_ridge}")
         if not 1 <= self.history <= FEATURE_HISTORY_MAX:
             raise SettingsError(f"history must be 1..{FEATURE_HISTORY_MAX}, not {self.history}")
-        if len(self.hidden) != 2 or min(self.hidden) < 1:
-            raise SettingsError(f"two hidden layers of positive width, not {self.hidden}")
+        if len(self.hidden) != 2 or not 1 <= min(self.hidden) <= max(self.hidden) <= MAX_HIDDEN:
+            raise SettingsError(f"two hidden layers of width 1..{MAX_HIDDEN}, not {self.hidden}")
         if not 1 <= self.components <= 8:
             raise SettingsError(f"components must be 1..8, not {self.components}")
         if not 1 <= self.bin_bits <= 8:
