@@ -115,7 +115,7 @@ def _file(model_dir: Path) -> bytes:
 
 def test_damaged_files_are_refused(model_dir: Path) -> None:
     data = _file(model_dir)
-    parsed = container.parse(data, codec.FORMAT)
+    parsed = codec.parse(data)
     flipped = bytearray(data)
     flipped[-5] ^= 0x10  # inside the last frame's payload
     with pytest.raises(container.ContainerError, match="frame 2: damaged payload"):
@@ -131,7 +131,7 @@ def test_damaged_files_are_refused(model_dir: Path) -> None:
 
 def test_damaged_payload_with_matching_crc_fails_the_pcm_check(model_dir: Path) -> None:
     """A payload changed under a recomputed CRC (a forged file) still fails the frame's PCM checksum."""
-    parsed = container.parse(_file(model_dir), codec.FORMAT)
+    parsed = codec.parse(_file(model_dir))
     words = bytearray(parsed.frames[1].payload)
     words[8] ^= 0x40
     parsed.frames[1] = container.Frame(bytes(words), parsed.frames[1].pcm_crc)

@@ -171,7 +171,7 @@ def test_the_search_preset(model_dir: Path, wav: Path, tmp_path: Path) -> None:
     model = ["--model", str(model_dir)]
     assert cli.main([str(wav), *model, "-o", str(tmp_path / "default.trh")]) == 0
     assert cli.main([str(wav), *model, "-o", str(tmp_path / "search.trh"), "--preset", "search"]) == 0
-    default, search = (codec.container.parse((tmp_path / f"{p}.trh").read_bytes(), codec.FORMAT)
+    default, search = (codec.parse((tmp_path / f"{p}.trh").read_bytes())
                        for p in ("default", "search"))
     assert search.header["encoder"]["preset"] == "search"
     for a, b in zip(default.frames, search.frames, strict=True):  # per frame, never longer than the rule's pick

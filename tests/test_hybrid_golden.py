@@ -28,6 +28,13 @@ def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
     assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
 
 
+def test_the_manifest_covers_both_frame_layouts() -> None:
+    layouts = {f["file"]: codec.stream_info(codec.read_header((GOLDEN / f["file"]).read_bytes())).layout
+               for f in MANIFEST["files"]}
+    assert {name for name, layout in layouts.items() if layout == 2} == {
+        "layout2-wasted-44k16-stereo.trh", "layout2-flac-block-22k16-mono.trh", "layout2-flac-block-48k24-wide.trh"}
+
+
 @pytest.mark.parametrize("entry", MANIFEST["files"], ids=lambda e: e["file"])
 def test_golden_file_decodes_bit_exactly(entry: dict) -> None:
     model_dir = GOLDEN / "model" / entry["model"]

@@ -1,4 +1,4 @@
-"""Build the golden ``.trh`` files once: ``python tests/golden/build.py MODELS_DIR``.
+"""Build the golden ``.trh`` files once: ``python tests/golden/build.py [MODELS_DIR]``.
 
 ``MODELS_DIR`` holds the hybrid models (``current``, ``first-kernel``, ``covariance-v1``) as made by
 ``python -m trilobyte.hybrid.train`` (see ``README.md`` here for the commands); each is copied here
@@ -116,6 +116,24 @@ def sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def layout2_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """The files written in frame layout 2 (wasted bits, FLAC blocks), as :func:`sources`."""
+    rng = np.random.default_rng(6)
+    music = hires("hires-96k24-a.flac", 44100, 16, 6.0, 0.5, 2)
+    noisy = synthetic(22050, 16, 1.0, "", 7)
+    noisy[4096:8192, 0] = rng.integers(-32768, 32768, 4096)  # full-scale noise: FLAC's verbatim block wins
+    wide = synthetic(48000, 24, 0.5, "wide", 8)
+    wide[12288:16384] = rng.integers(-(1 << 23), 1 << 23, (4096, 2))
+    return [
+        ("layout2-wasted-44k16-stereo", "current", (music >> 4) << 4, 44100, 16,
+         "CC0 recording hires-96k24-a at 12 bits in 16 (4 wasted bits), 44.1 kHz stereo"),
+        ("layout2-flac-block-22k16-mono", "current", noisy, 22050, 16,
+         "synthesized signals with a block of full-scale noise (a FLAC block), 16-bit 22.05 kHz mono"),
+        ("layout2-flac-block-48k24-wide", "current", wide, 48000, 24,
+         "synthesized signals, two different channels, a block of full-scale noise, 24-bit 48 kHz"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -123,11 +141,19 @@ def copy_model(source: Path, target: Path) -> str:
     return load(target).model_id
 
 
-def main(models_dir: Path) -> None:
-    models = {name: copy_model(models_dir / name, HERE / "model" / name)
-              for name in ("current", "first-kernel", "covariance-v1")}
-    entries = []
-    for stem, model, samples, rate, bits, description in sources():
+def main(models_dir: Path | None) -> None:
+    """Copy the models from ``models_dir`` (when given) and write every golden file not yet written; a
+    file already here is kept as it is (the layout-1 ones can no longer be written: the codec writes
+    layout 2)."""
+    names = ("current", "first-kernel", "covariance-v1")
+    models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
+              load(HERE / "model" / name).model_id for name in names}
+    manifest = json.loads((HERE / "manifest.json").read_text()) if (HERE / "manifest.json").exists() else {}
+    entries = manifest.get("files", [])
+    written = {e["file"] for e in entries}
+    for stem, model, samples, rate, bits, description in sources() + layout2_sources():
+        if f"{stem}{codec.SUFFIX}" in written:
+            continue
         encoded = codec.encode(samples, rate, bits, HERE / "model" / model)
         (HERE / f"{stem}{codec.SUFFIX}").write_bytes(encoded.data)
         entries.append({"file": f"{stem}{codec.SUFFIX}", "model": model, "source": description,
@@ -140,4 +166,4 @@ def main(models_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -13,7 +13,8 @@ Layout (integers little-endian)::
     seek table               per frame: payload bytes (u32), CRC32 of the payload (u32), CRC32 of the
                              frame's PCM (u32)
     seek table CRC32         u32 (over the frame count and the table)
-    payloads                 the frames' range-coded words, one after another
+    payloads                 the frames' range-coded words, one after another (a format may lay its
+                             payloads out otherwise: the hybrid coder's layout 2 is bytes)
 
 Every byte is covered by a checksum or a length that is checked, so a damaged or truncated file is
 refused with an error naming the part (and the frame) that is wrong; nothing is decoded from it.
@@ -178,8 +179,9 @@ def read_header(data: bytes, fmt: str = FORMAT) -> tuple[dict[str, Any], int]:
     return header, end + 4
 
 
-def parse(data: bytes, fmt: str = FORMAT) -> Container:
-    """Parse and check a whole file: header (of format ``fmt``), seek table, every frame's length and checksum."""
+def parse(data: bytes, fmt: str = FORMAT, whole_words: bool = True) -> Container:
+    """Parse and check a whole file: header (of format ``fmt``), seek table, every frame's length (whole
+    32-bit words unless ``whole_words`` is false) and checksum."""
     header, pos = read_header(data, fmt)
     if len(data) < pos + 4:
         raise ContainerError("truncated file: no seek table")
@@ -198,7 +200,7 @@ def parse(data: bytes, fmt: str = FORMAT) -> Container:
     entries = [_ENTRY.unpack_from(data, pos + 4 + i * _ENTRY.size) for i in range(count)]
     frames, offset = [], table_end + 4
     for index, (size, payload_crc, pcm_crc) in enumerate(entries):
-        if size % 4:
+        if whole_words and size % 4:
             raise ContainerError(f"frame {index}: payload of {size} bytes is not whole 32-bit words")
         payload = data[offset : offset + size]
         if len(payload) < size:

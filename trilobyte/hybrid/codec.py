@@ -2,8 +2,11 @@
 
 The file is the ``.trb`` layout (magic, version, JSON header, header CRC, seek table with per-frame
 payload and PCM CRC32s, payloads) with header format ``trilobyte-hybrid``: the model's id, the kernel's
-table digest, the audio format and the PCM's MD5. Frames of ``frame_samples`` samples are coded
-independently (all state starts from zero), so they are encoded and decoded in parallel processes.
+table digest, the audio format, the frame layout and the PCM's MD5. Frames of ``frame_samples`` samples
+are coded independently (all state starts from zero), so they are encoded and decoded in parallel
+processes. A frame is written in layout 2 (:mod:`trilobyte.hybrid.payload`: wasted low bits, and blocks
+that FLAC codes in fewer bits left to FLAC); files whose header names no layout are layout 1 (a frame is
+the kernel's words alone) and decode as they always did.
 
 Unlike the GPT-2 codec, nothing here depends on the machine: the kernel is integer arithmetic only,
 so a file decodes bit for bit on any CPU, OS, thread count or library version.
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from trilobyte.core import container
-from trilobyte.hybrid import engine
+from trilobyte.hybrid import engine, payload
 from trilobyte.hybrid.model import HybridModel, get_model
 from trilobyte.hybrid.tables import tables_digest
 
@@ -78,16 +81,18 @@ def _check_audio(samples: np.ndarray, bit_depth: int) -> np.ndarray:
 def _encode_job(job: tuple[str, np.ndarray, int, int, bool]) -> bytes:
     directory, frame, bit_depth, sample_rate, search = job
     model = get_model(directory)
+    flac = payload.flac_frames(frame, bit_depth, sample_rate)
     if not search or frame.shape[1] != 2 or not model.settings.stereo_modes:
-        return engine.encode_frame(model, frame, bit_depth, sample_rate)
-    tries = (engine.encode_frame(model, frame, bit_depth, sample_rate, mode) for mode in (0, 1, 2))
+        return payload.encode_payload(model, frame, bit_depth, sample_rate, flac=flac)
+    tries = (payload.encode_payload(model, frame, bit_depth, sample_rate, mode, flac) for mode in (0, 1, 2))
     return min(tries, key=len)  # the first of equal lengths
 
 
-def _decode_job(job: tuple[str, bytes, int, int, int, int, int]) -> np.ndarray:
-    directory, payload, length, channels, bit_depth, sample_rate, index = job
+def _decode_job(job: tuple[str, bytes, int, int, int, int, int, int]) -> np.ndarray:
+    directory, data, length, channels, bit_depth, sample_rate, layout, index = job
+    decode_frame = engine.decode_frame if layout == 1 else payload.decode_payload
     try:
-        return engine.decode_frame(get_model(directory), payload, length, channels, bit_depth, sample_rate)
+        return decode_frame(get_model(directory), data, length, channels, bit_depth, sample_rate)
     except engine.FrameError as err:
         raise CodecError(f"frame {index}: {err}") from err
 
@@ -127,7 +132,8 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, model_dir: Pat
         "model": model_header(model),
         "audio": container.audio_header(samples, sample_rate, bit_depth),
         "frames": {"samples": model.settings.frame_samples, "count": len(bounds)},
-        "coding": {"kernel": KERNEL, "tables": tables_digest(), "coder": "constriction-range-u32-p24"},
+        "coding": {"kernel": KERNEL, "tables": tables_digest(), "coder": "constriction-range-u32-p24",
+                   "layout": payload.LAYOUT, "block": engine.BLOCK},
         "encoder": {"python": platform.python_version(), "machine": platform.machine(), "preset": preset},
     }
     out = container.Container(header, container.coded_frames(payloads, frames, bit_depth))
@@ -146,6 +152,7 @@ class StreamInfo:
     frame_samples: int
     frame_count: int
     model_id: str
+    layout: int  # 1: a frame is the kernel's words; 2: trilobyte.hybrid.payload's layout
 
 
 def stream_info(header: dict[str, Any]) -> StreamInfo:
@@ -154,9 +161,13 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
         audio, frames, coding = header["audio"], header["frames"], header["coding"]
         info = StreamInfo(int(audio["sample_rate"]), int(audio["bit_depth"]), int(audio["channels"]),
                           int(audio["num_samples"]), str(audio["pcm_md5"]), int(frames["samples"]),
-                          int(frames["count"]), str(header["model"]["id"]))
-    except (KeyError, TypeError, ValueError) as err:
+                          int(frames["count"]), str(header["model"]["id"]), int(coding.get("layout", 1)))
+        block = int(coding.get("block", engine.BLOCK))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise container.ContainerError(f"header lacks a valid field ({err!r})") from err
+    if info.layout not in (1, payload.LAYOUT) or block != engine.BLOCK:
+        raise container.ContainerError(f"file needs frame layout {info.layout} with blocks of {block} samples;"
+                                       f" this decoder reads layouts 1 and {payload.LAYOUT} with {engine.BLOCK}")
     if coding.get("kernel") != KERNEL or coding.get("tables") != tables_digest():
         raise container.ContainerError(
             f"file needs kernel {coding.get('kernel')!r} with tables {coding.get('tables')!r}; this decoder has"
@@ -187,15 +198,20 @@ def read_header(data: bytes) -> dict[str, Any]:
     return header
 
 
+def parse(data: bytes) -> container.Container:
+    """A ``.trh`` file's checked container (a layout-2 payload is bytes, layout 1's frames check their words)."""
+    return container.parse(data, FORMAT, whole_words=False)
+
+
 def decode(data: bytes, model_dir: Path | str, workers: int = 1) -> tuple[np.ndarray, StreamInfo]:
     """Decode a ``.trh`` file's bytes into integer PCM ``(num_samples, channels)``, checked bit for bit."""
-    parsed = container.parse(data, FORMAT)
+    parsed = parse(data)
     info = stream_info(parsed.header)
     model = get_model(model_dir)
     check_model(parsed.header, model, model_dir)
     bounds = engine.frames(info.num_samples, info.frame_samples)
     directory = str(Path(model_dir).resolve())
-    jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, info.sample_rate, i)
+    jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, info.sample_rate, info.layout, i)
             for i, ((a, b), f) in enumerate(zip(bounds, parsed.frames, strict=True))]
     frames = _run(_decode_job, jobs, workers)
     return container.check_decoded(frames, parsed, info.bit_depth, info.pcm_md5, CodecError), info

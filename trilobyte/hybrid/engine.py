@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from trilobyte.core.flacblocks import DEFAULT_BLOCK
 from trilobyte.hybrid import kernel
 from trilobyte.hybrid.model import HybridModel
 from trilobyte.hybrid.settings import HybridSettings
 from trilobyte.hybrid.tables import exp2_table, sigmoid_table
 
+BLOCK = DEFAULT_BLOCK  # the kernel's block: flac -8's, so that a block may be coded by FLAC instead
 STATUS = {
     kernel.BAD_DATA: "the range-coded data is invalid",
     kernel.BAD_VALUE: "a decoded sample is outside the bit depth's range",
@@ -41,38 +43,61 @@ def stereo_mode(x: np.ndarray) -> int:
     return int(np.argmin(pairs))  # the first of equal costs
 
 
-def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
-                 stereo: int | None = None) -> bytes:
+def blocks(num_samples: int, block: int = BLOCK) -> int:
+    """How many blocks of ``block`` samples (the last one shorter) a frame of ``num_samples`` holds."""
+    return -(-num_samples // block)
+
+
+def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int, stereo: int | None = None,
+                 skip: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
     """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
-    stereo mode is :func:`stereo_mode`'s unless given)."""
+    stereo mode is :func:`stereo_mode`'s unless given), the blocks of :data:`BLOCK` samples where
+    ``skip`` is nonzero only observed; and per block the words written by its end."""
     x = _samples(samples)
     if stereo is None:
         stereo = stereo_mode(x)
     elif stereo not in (0, 1, 2):
         raise ValueError(f"stereo mode must be 0, 1 or 2, not {stereo}")
     cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo)
+    skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
+    marks = np.zeros(len(skip), dtype=np.int64)
     size = x.size * 2 + 64
     while True:
         words = np.zeros(size, dtype=np.uint32)
         status, used = kernel.run_frame(kernel.ENCODE, x, cfg, model.kernel_weights(), sigmoid_table(),
-                                        exp2_table(), words, *_empty(model.settings))
+                                        exp2_table(), words, *_empty(model.settings), BLOCK, skip, marks)
         if status == kernel.OK:
-            return words[:used].astype("<u4").tobytes()
+            return words[:used].astype("<u4").tobytes(), marks
         size = used + 64  # the first guess was too small: the count is exact now
+
+
+def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: int, sample_rate: int,
+                  skip: np.ndarray | None = None) -> None:
+    """Decode :func:`kernel_words`' words into ``x`` ``(num_samples, channels)`` int64, whose blocks where
+    ``skip`` is nonzero already hold their samples."""
+    if len(payload) % 4:
+        raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate)
+    skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
+    marks = np.zeros(len(skip), dtype=np.int64)
+    status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
+                                 words, *_empty(model.settings), BLOCK, skip, marks)
+    if status != kernel.OK:
+        raise FrameError(STATUS.get(status, f"kernel status {status}"))
+
+
+def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
+                 stereo: int | None = None) -> bytes:
+    """The frame's words, every block coded by the kernel (a layout-1 payload)."""
+    return kernel_words(model, samples, bit_depth, sample_rate, stereo)[0]
 
 
 def decode_frame(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
                  sample_rate: int) -> np.ndarray:
     """Exact inverse of :func:`encode_frame`: ``(num_samples, channels)`` int64."""
-    if len(payload) % 4:
-        raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
-    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     x = np.zeros((num_samples, channels), dtype=np.int64)
-    cfg = model.settings.kernel_config(bit_depth, channels, sample_rate)
-    status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
-                                 words, *_empty(model.settings))
-    if status != kernel.OK:
-        raise FrameError(STATUS.get(status, f"kernel status {status}"))
+    kernel_decode(model, payload, x, bit_depth, sample_rate)
     return x
 
 
@@ -86,10 +111,12 @@ def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int
     cfg = settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo_mode(x))
     dummy = (np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)) * 2 + (
         np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64))
+    skip = np.zeros(blocks(len(x)), dtype=np.uint8)
     kernel.run_frame(kernel.FEATURES, x, cfg, dummy, sigmoid_table(), exp2_table(),
-                     np.zeros(1, dtype=np.uint32), feats, aux)
+                     np.zeros(1, dtype=np.uint32), feats, aux, BLOCK, skip, np.zeros(len(skip), dtype=np.int64))
     return feats, aux
 
 
 def frames(num_samples: int, frame_samples: int) -> list[tuple[int, int]]:
+    """Each frame's (first, end) sample."""
     return [(a, min(num_samples, a + frame_samples)) for a in range(0, num_samples, frame_samples)]

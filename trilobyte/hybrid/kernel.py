@@ -17,8 +17,8 @@ Per channel and sample, with the history before the frame taken as zero, by stag
 A stereo frame first codes its stereo mode (2 uniform bits): 0 left and right, 1 left and
 right - left, 2 mid (left + right) >> 1 and side left - right; a side channel has one bit more of range.
 The settings arrive as a :class:`~trilobyte.hybrid.settings.KernelConfig`; the older models' ways live in
-:mod:`trilobyte.hybrid.legacy`. :func:`run_frame` sets a frame up and runs :func:`run_samples` over all of
-it; a caller may run it over a frame's blocks in turn instead, the state carrying over.
+:mod:`trilobyte.hybrid.legacy`. :func:`run_frame` sets a frame up and runs :func:`run_samples` over its
+blocks in turn, the state carrying over; a block coded some other way (FLAC) is only observed.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from trilobyte.hybrid.cascade import PAD, Cascade, Solver
 from trilobyte.hybrid.network import Context
 from trilobyte.hybrid.residual import BAD_DATA, BAD_VALUE, OK, OVERFLOW
 
-ENCODE, DECODE, FEATURES = 0, 1, 2
+ENCODE, DECODE, FEATURES, OBSERVE = 0, 1, 2, 3
 
 
 LO, HI, Y = 0, 1, 2  # rows of Frame.chan
@@ -124,7 +124,8 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 sig: np.ndarray, ex2: np.ndarray, words: np.ndarray, feats: np.ndarray, aux: np.ndarray) -> int:
     """Samples ``start .. stop - 1`` of the frame ``x`` (stereo mode ``joint``), each channel through every
     stage: predicted, coded (or decoded, or its features written to row ``n * channels + c``), then taken
-    by the stages. A status."""
+    by the stages. OBSERVE takes samples already in ``x`` without coding them (neither features nor a
+    forward pass): the state afterwards is what coding them would have left. A status."""
     cs, sv, ctx, mix, scratch, chan = fr.cascade, fr.solver, fr.context, fr.mixture, fr.scratch, fr.chan
     channels = x.shape[1]
     for n in range(start, stop):
@@ -134,7 +135,8 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
         for c in range(channels):
             pre, pl, p0, p1, p2 = cascade.predict(cfg, cs, sv, c, t, n)
             pred = min(max(pre + pl + p0 + p1 + p2, chan[LO, c]), chan[HI, c])
-            network.features(cfg, ctx, cs.hist[cascade.XH, c], c, t, channels, pre, pl, p0, p1, p2)
+            if mode != OBSERVE:  # the features and the mixture only code: no state depends on them
+                network.features(cfg, ctx, cs.hist[cascade.XH, c], c, t, channels, pre, pl, p0, p1, p2)
             a = ctx.sums[c, network.A_RES]
             s = residual.bin_shift(a, cfg.bin_bits)
             if mode == FEATURES:
@@ -144,7 +146,7 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 aux[row, 0] = chan[Y, c] - pred
                 aux[row, 1] = a
                 aux[row, 2] = s
-            else:
+            elif mode != OBSERVE:
                 network.forward(ctx.f, net, scratch)
                 network.mixture(scratch[2], a, ex2, mix)
             if mode == DECODE:
@@ -166,12 +168,16 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
 
 @njit(cache=True)
 def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, ex2: np.ndarray,
-              words: np.ndarray, feats: np.ndarray, aux: np.ndarray) -> tuple[int, int]:
+              words: np.ndarray, feats: np.ndarray, aux: np.ndarray, block: int, skip: np.ndarray,
+              marks: np.ndarray) -> tuple[int, int]:
     """Encode ``x`` into ``words``, decode ``words`` into ``x``, or write features; (status, words used).
 
     ``x`` is ``(n, channels)`` int64; ``cfg`` a :class:`~trilobyte.hybrid.settings.KernelConfig`; ``net``
     the network's (w1, b1, w2, b2, w3, b3); in FEATURES mode ``feats`` receives one row per sample and
-    channel (time-major) and ``aux`` the residual, its scale (1/16) and the bin shift.
+    channel (time-major) and ``aux`` the residual, its scale (1/16) and the bin shift. The frame runs in
+    blocks of ``block`` samples: block ``b`` is only observed (its samples already in ``x``) where
+    ``skip[b]`` is nonzero, and ``marks[b]`` receives the words written or read by its end (``skip`` and
+    ``marks`` hold ``ceil(n / block)`` entries).
     """
     n_samples, channels = x.shape
     fr = new_frame(cfg, net, channels, n_samples)
@@ -183,9 +189,14 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
     if joint < 0:
         return BAD_DATA, fr.io[0]
     set_ranges(fr, cfg.bit_depth, joint)
-    status = run_samples(mode, x, 0, n_samples, joint, cfg, fr, net, sig, ex2, words, feats, aux)
-    if status != OK:
-        return status, fr.io[0]
+    for b in range(skip.shape[0]):
+        start = b * block
+        stop = min(n_samples, start + block)
+        status = run_samples(OBSERVE if skip[b] else mode, x, start, stop, joint, cfg, fr, net, sig, ex2, words,
+                             feats, aux)
+        if status != OK:
+            return status, fr.io[0]
+        marks[b] = fr.io[0]
     if mode == ENCODE:
         used = rc.finish(fr.coder, fr.io, words)
         return (OVERFLOW if used > words.shape[0] else OK), used

@@ -19,7 +19,7 @@ from trilobyte.core.datasets import AudioClip, Dataset
 from trilobyte.core.leakage import check_evaluation
 from trilobyte.core.protocol import FileRate, LosslessError, RateResult
 from trilobyte.core.runner import estimate_with_runner
-from trilobyte.hybrid import engine
+from trilobyte.hybrid import engine, payload
 from trilobyte.hybrid.codec import encode
 from trilobyte.hybrid.model import SETTINGS_FILE, WEIGHTS_FILE, HybridModel, get_model
 
@@ -66,7 +66,7 @@ class HybridCoder:
         if self.mode == "ideal":
             bits = 0
             for a, b in engine.frames(clip.num_samples, model.settings.frame_samples):
-                bits += 8 * len(engine.encode_frame(model, clip.samples[a:b], clip.bit_depth, clip.sample_rate))
+                bits += 8 * len(payload.encode_payload(model, clip.samples[a:b], clip.bit_depth, clip.sample_rate))
             return FileRate.for_clip(clip, bits, seconds=time.perf_counter() - start)
         encoded = encode(clip.samples, clip.sample_rate, clip.bit_depth, self.model_dir)
         encoded_at = time.perf_counter()

@@ -1,0 +1,124 @@
+"""A layout-2 frame: the frame's wasted low bits, the kernel's words, and the blocks FLAC codes instead.
+
+Payload (integers little-endian; ``docs/formats.md`` specifies it)::
+
+    wasted bits w        u8: the low bits zero in every sample of the frame (0 for digital silence)
+    word count           u32
+    words                u32 each: the kernel's range-coded words for the frame shifted right by w
+    FLAC bitmap          ceil(blocks / 8) bytes: bit b % 8 (least significant first) of byte b // 8 set
+                         when block b (of :data:`~trilobyte.hybrid.engine.BLOCK` samples) is FLAC's
+    FLAC blocks          per set bit, in block order: the frame's length, then libFLAC's frame; the
+                         length is one byte below 128, else three: 0x80 | (length >> 16), then
+                         length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
+                         length costs one)
+
+The encoder codes the shifted frame once with the kernel, reading the words each block cost; libFLAC
+codes each block at ``flac -8`` (the unshifted samples). A block whose FLAC frame and its length cost
+fewer bits than the kernel's words for it is FLAC's; if any is, the kernel codes the frame again with
+those blocks only observed (:data:`~trilobyte.hybrid.kernel.OBSERVE`): its state evolves on the true
+samples either way, so the other blocks cost what the first pass measured. The decoder decodes the
+FLAC blocks first, then the kernel's words around them.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from trilobyte.core.flacblocks import FlacBlockError, decode_block, encode_blocks
+from trilobyte.hybrid.engine import BLOCK, FrameError, blocks, kernel_decode, kernel_words
+from trilobyte.hybrid.model import HybridModel
+
+LAYOUT = 2
+MAX_FLAC_FRAME = (1 << 23) - 1  # a longer FLAC frame is never chosen
+_HEAD = struct.Struct("<BI")
+_LONG = struct.Struct("<BH")
+
+
+def pack_length(length: int) -> bytes:
+    """A FLAC frame's length: one byte below 128, else three."""
+    return bytes([length]) if length < 0x80 else _LONG.pack(0x80 | length >> 16, length & 0xFFFF)
+
+
+def unpack_length(data: bytes, at: int) -> tuple[int, int]:
+    """(length, offset past it) of :func:`pack_length`'s bytes at ``at``; (-1, at) past the end."""
+    if at >= len(data) or (data[at] >= 0x80 and at + _LONG.size > len(data)):
+        return -1, at
+    if data[at] < 0x80:
+        return data[at], at + 1
+    high, low = _LONG.unpack_from(data, at)
+    return (high & 0x7F) << 16 | low, at + _LONG.size
+
+
+def wasted_bits(samples: np.ndarray, bit_depth: int) -> int:
+    """The low bits zero in every sample (FLAC's wasted bits), below ``bit_depth``; 0 for digital silence."""
+    every = int(np.bitwise_or.reduce(np.asarray(samples, dtype=np.int64).ravel()))
+    if every == 0:
+        return 0
+    return min((every & -every).bit_length() - 1, bit_depth - 1)
+
+
+def flac_frames(samples: np.ndarray, bit_depth: int, sample_rate: int) -> list[bytes]:
+    """``flac -8``'s frame for each block of the frame."""
+    return encode_blocks(samples, sample_rate, bit_depth, BLOCK)
+
+
+def fallback_blocks(marks: np.ndarray, flac: list[bytes]) -> np.ndarray:
+    """1 for each block whose FLAC frame (and its length) costs fewer bits than the kernel's words for it
+    (``marks``: the words written by each block's end)."""
+    kernel_bits = 32 * np.diff(marks, prepend=0)
+    flac_bits = np.array([8 * len(pack_length(len(f)) + f) if len(f) <= MAX_FLAC_FRAME else 1 << 62 for f in flac])
+    return (flac_bits < kernel_bits).astype(np.uint8)
+
+
+def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
+                   stereo: int | None = None, flac: list[bytes] | None = None) -> bytes:
+    """The frame's layout-2 payload (``flac``: :func:`flac_frames` of it, computed here unless given)."""
+    x = np.ascontiguousarray(samples, dtype=np.int64)
+    w = wasted_bits(x, bit_depth)
+    shifted = x >> w
+    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo)
+    flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
+    skip = fallback_blocks(marks, flac)
+    if skip.any():
+        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip)
+    chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
+    bitmap = np.packbits(skip, bitorder="little").tobytes()
+    return _HEAD.pack(w, len(words) // 4) + words + bitmap + chosen
+
+
+def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
+                   sample_rate: int) -> np.ndarray:
+    """Exact inverse of :func:`encode_payload`: ``(num_samples, channels)`` int64."""
+    count = blocks(num_samples)
+    if len(payload) < _HEAD.size:
+        raise FrameError("a frame's payload is shorter than its head")
+    w, n_words = _HEAD.unpack_from(payload)
+    if w >= bit_depth:
+        raise FrameError(f"a frame's wasted bits ({w}) reach its bit depth")
+    at = _HEAD.size + 4 * n_words
+    bitmap = payload[at: at + (count + 7) // 8]
+    if at + len(bitmap) > len(payload) or len(bitmap) < (count + 7) // 8:
+        raise FrameError("a frame's payload ends inside its words or its FLAC bitmap")
+    skip = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    if skip[count:].any():
+        raise FrameError("a frame's FLAC bitmap marks blocks past its end")
+    skip = np.ascontiguousarray(skip[:count])
+    x = np.zeros((num_samples, channels), dtype=np.int64)
+    at += len(bitmap)
+    for b in np.flatnonzero(skip):
+        length, at = unpack_length(payload, at)
+        if length < 0:
+            raise FrameError(f"a frame's payload ends before FLAC block {b}")
+        frame = payload[at: at + length]
+        at += length
+        start, stop = b * BLOCK, min(num_samples, (b + 1) * BLOCK)
+        try:
+            x[start:stop] = decode_block(frame, sample_rate, channels, bit_depth, stop - start, BLOCK) >> w
+        except FlacBlockError as err:
+            raise FrameError(f"FLAC block {b}: {err}") from err
+    if at != len(payload):
+        raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
+    kernel_decode(model, payload[_HEAD.size: _HEAD.size + 4 * n_words], x, bit_depth, sample_rate, skip)
+    return x << w
