@@ -21,6 +21,13 @@ both use :class:`StepwisePredictor`: the same batch of chunks advanced one token
 cache, the same shapes at every step, hence bit-identical probabilities (on the same device, dtype,
 thread count and library versions: the usual condition of model-based coding). The encoder's caller
 decodes every chunk again that way and compares it bit-exactly.
+
+Speed: the KV cache (:mod:`baselines.llm_incontext.kvcache`) appends in place, so a step costs one
+token's pass through the weights plus attention over the tokens fed so far. On a CPU that step is
+bound by reading the weights (540 MB in float32 for SmolLM2-135M), which costs nearly the same for one
+row as for four: more chunks per batch make the coded mode cheaper per chunk, while the ideal mode's
+forward pass is bound by arithmetic. The work around a step (softmax, :func:`quantize_pmf`, the
+categorical model, the coder) is a few percent of it (``benchmarks/llm_incontext_speed.py``).
 """
 
 from __future__ import annotations
