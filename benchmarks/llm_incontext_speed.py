@@ -99,11 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=4, help="chunks timed in each mode (default: 4)")
     parser.add_argument("--tokens", type=int, default=1024, help="tokens per chunk (default: 1024)")
     parser.add_argument("--batch", type=int, default=4, help="chunks per ideal forward pass (default: 4)")
-    parser.add_argument(
-        "--coded-batch",
-        default=None,
-        help="chunks per coded step, or a comma list timed one after the other (default: --batch)",
-    )
+    coded_help = "chunks per coded step, or a comma list timed one after the other (default: --batch)"
+    parser.add_argument("--coded-batch", default=None, help=coded_help)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=llm_models.DTYPES, default="float32")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
