@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,11 +16,13 @@ pytest.importorskip("constriction")
 
 import torch
 
+from baselines.llm_incontext import kvcache
 from baselines.llm_incontext import models as llm_models
 from baselines.llm_incontext.cli import main, parse_mappings
 from baselines.llm_incontext.method import METHOD, InContextLLM, LLMSettings, draw_chunks
 from baselines.llm_incontext.scoring import (
     PRECISION,
+    StepwisePredictor,
     decode_chunks,
     encode_chunks,
     quantize_pmf,
@@ -114,6 +117,38 @@ def test_stepwise_coding_matches_the_forward_pass_and_decodes(loaded):
         np.testing.assert_allclose(a.coded, b.coded, atol=1e-4)
     # the decoder recomputes the probabilities with the same batch shape: bit-identical, so exact
     assert decode_chunks(model, streams, [len(s) for s in seqs], bos) == seqs
+
+
+def test_step_cache_holds_exactly_the_tokens_fed_and_appends_in_place(loaded):
+    model, _, bos = loaded
+    rng = np.random.default_rng(3)
+    rows = rng.integers(3, model.config.vocab_size, (3, 150))
+    stepper, plain = StepwisePredictor(model, 3, bos), StepwisePredictor(model, 3, bos)
+    plain.cache = None  # transformers' own DynamicCache: the reference
+    storages = set()
+    for k in range(150):
+        tokens = [bos] * 3 if k == 0 else rows[:, k - 1].tolist()
+        probs = stepper.step(tokens)
+        np.testing.assert_allclose(probs, plain.step(tokens), rtol=1e-6, atol=1e-12)
+        layers = stepper.cache.layers
+        assert len(layers) == model.config.num_hidden_layers
+        for layer in layers:
+            # attention sees exactly the k + 1 positions fed so far, and the buffer is no bigger than twice that
+            assert layer.keys.shape[-2] == layer.values.shape[-2] == k + 1 == layer.get_seq_length()
+            assert layer.capacity() <= max(kvcache.INITIAL_CAPACITY, 2 * (k + 1))
+        assert stepper.cache.get_seq_length() == k + 1
+        storages.add(layers[0].keys.untyped_storage().data_ptr())
+    torch.testing.assert_close(stepper.cache.layers[1].keys, plain.cache.layers[1].keys, rtol=1e-6, atol=1e-6)
+    # a step writes into the buffer: 150 steps reallocate it only as it doubles (64, 128, 256)
+    assert len(storages) == 3
+
+
+def test_step_cache_only_for_full_attention(loaded):
+    model, _, _ = loaded
+    assert kvcache.step_cache(model) is not None
+    assert not kvcache.uses_full_attention_only(SimpleNamespace(sliding_window=4096))
+    assert not kvcache.uses_full_attention_only(SimpleNamespace(layer_types=["full_attention", "sliding_attention"]))
+    assert kvcache.uses_full_attention_only(SimpleNamespace(sliding_window=None, layer_types=["full_attention"]))
 
 
 def test_coder_costs_follow_its_quantized_distribution(loaded):

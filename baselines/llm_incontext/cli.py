@@ -138,8 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         llm_models.model_label(args.model)
     except ValueError as err:
         parser.error(str(err))
+    threads = torch_threads()
+    if args.coded and args.threads is None and threads and threads > 1:
+        log.info(
+            "--coded runs one model step per token on %d torch threads; a step's work is small, so on a"
+            " machine whose cores are busy with other work each threaded kernel waits for a descheduled"
+            " thread (seen: 50x slower steps on 2 shared cores); --threads 1 avoids that",
+            threads,
+        )
     if args.jobs != 1:
-        log.info("--jobs is not used here: the model runs in one process (torch uses %s threads)", torch_threads())
+        log.info("--jobs is not used here: the model runs in one process (torch uses %s threads)", threads)
 
     store = ResultStore(args.out)
 

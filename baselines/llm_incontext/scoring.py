@@ -21,6 +21,13 @@ both use :class:`StepwisePredictor`: the same batch of chunks advanced one token
 cache, the same shapes at every step, hence bit-identical probabilities (on the same device, dtype,
 thread count and library versions: the usual condition of model-based coding). The encoder's caller
 decodes every chunk again that way and compares it bit-exactly.
+
+Speed: the KV cache (:mod:`baselines.llm_incontext.kvcache`) appends in place, so a step costs one
+token's pass through the weights plus attention over the tokens fed so far. On a CPU that step is
+bound by reading the weights (540 MB in float32 for SmolLM2-135M), which costs nearly the same for one
+row as for four: more chunks per batch make the coded mode cheaper per chunk, while the ideal mode's
+forward pass is bound by arithmetic. The work around a step (softmax, :func:`quantize_pmf`, the
+categorical model, the coder) is a few percent of it (``benchmarks/llm_incontext_speed.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from baselines.llm_incontext.kvcache import step_cache
 
 PRECISION = 24  # bits of the range coder's probabilities (constriction's default range coder)
 LN2 = math.log(2.0)
@@ -141,13 +150,17 @@ def categorical(weights: np.ndarray) -> Any:
 
 
 class StepwisePredictor:
-    """Next-token distributions for a batch of chunks, advanced one token per step with a KV cache."""
+    """Next-token distributions for a batch of chunks, advanced one token per step with a KV cache.
+
+    The cache (:func:`~baselines.llm_incontext.kvcache.step_cache`) holds exactly the tokens fed so far,
+    appended in place, so a step costs the model's weights plus attention over those tokens.
+    """
 
     def __init__(self, model: Any, rows: int, bos_id: int) -> None:
         self.model = model
         self.rows = rows
         self.bos_id = bos_id
-        self.cache: Any = None
+        self.cache: Any = step_cache(model)
         self.device = model_device(model)
         # transformers 5 calls the KV cache argument ``cache``; 4.x calls it ``past_key_values``
         self.cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
@@ -155,6 +168,8 @@ class StepwisePredictor:
     def step(self, tokens: Sequence[int]) -> np.ndarray:
         """Feed one token per row; return each row's next-token probabilities (float64, ``(rows, V)``)."""
         torch = _torch()
+        if len(tokens) != self.rows:
+            raise ValueError(f"expected {self.rows} tokens, one per row, not {len(tokens)}")
         inputs = torch.tensor(list(tokens), dtype=torch.long, device=self.device)[:, None]
         with torch.inference_mode():
             out = self.model(input_ids=inputs, use_cache=True, **{self.cache_arg: self.cache})
