@@ -1,7 +1,8 @@
 """The network: its integer inputs (features) and a forward pass to the mixture's parameters.
 
 Features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
-prefiltered samples (``x[n] - 31/32 x[n-1]``) over theirs, the cascade's parts, log scales, the other
+prefiltered samples (``x[n] - 31/32 x[n-1]``) over theirs, the cascade's parts, log scales (in sample
+units, or relative to full scale for models without ``absolute_scale``), the other
 channel's residual, and (context features) whether the wide stages run and the bit depth. The network
 (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per component a weight
 (log2 domain), a centre offset and a log2 width relative to ``A``.
@@ -104,8 +105,10 @@ def features(cfg: Any, ctx: Context, xh: np.ndarray, c: int, t: int, channels: i
     f[j] = normalized(pl + pre - ((31 * xh[t - 1]) >> 5), a_d, inv_ad)
     f[j + 1] = normalized(p0, a, inv_a)
     f[j + 2] = normalized(p1 + p2, a, inv_a)
-    f[j + 3] = log2_q10(a) - ((bits - 12) << FEATURE_BITS)
-    f[j + 4] = log2_q10(a_d) - ((bits - 12) << FEATURE_BITS)
+    # the scales are in 1/16 of a sample: less 4, log2 in sample units (absolute_scale), else less the depth
+    offset = (4 if cfg.absolute_scale else bits - 12) << FEATURE_BITS
+    f[j + 3] = log2_q10(a) - offset
+    f[j + 4] = log2_q10(a_d) - offset
     f[j + 5] = log2_q10(a) - log2_q10(ctx.sums[c, A_SLOW])
     f[j + 6] = ctx.sums[1 - c, LAST] if channels == 2 else 0
     f[j + 7] = (1 << FEATURE_BITS) if channels == 2 else 0
