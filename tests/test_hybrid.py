@@ -315,6 +315,23 @@ def test_the_log_scale_inputs_are_in_sample_units_at_every_depth() -> None:
     assert np.array_equal(engine.decode_frame(model, payload, len(x), 1, 24, 16000), x << 16)
 
 
+@pytest.mark.parametrize("depth", [16, 24])
+def test_digital_silence_is_nearly_free_when_the_centre_is_a_hair_below_zero(depth: int) -> None:
+    """A narrow distribution centred 1% of the scale below the prediction: rounded to the nearest half
+    sample the centre is the prediction and an exact zero costs almost nothing; rounded down (older models)
+    it sat half a sample low, a bit a sample."""
+    w = fixed_weights(SMALL, log2_width=-6.0)
+    w["b3"][1] = -0.01
+    x = np.zeros((20000, 1), dtype=np.int64)
+    sizes = {}
+    for rounded in (True, False):
+        model = HybridModel(replace(SMALL, round_centre=rounded), quantize(w), {})
+        payload = engine.encode_frame(model, x, depth, 44100)
+        assert np.array_equal(engine.decode_frame(model, payload, len(x), 1, depth, 44100), x)
+        sizes[rounded] = len(payload)
+    assert sizes[True] < 100 and sizes[False] > len(x) // 8
+
+
 def train_music(name: str) -> np.ndarray:
     """One clip of demo-music's train split by file name."""
     ds = get_dataset("demo-music", split="train")

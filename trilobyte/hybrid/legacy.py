@@ -10,7 +10,8 @@ Each older setting (``settings.LEGACY``) and where it acts:
 - ``lpc_cover_rhs`` off, ``lpc_warmup`` 0: arguments of :func:`trilobyte.hybrid.covariance.solve`;
 - ``stereo_modes`` off: no stereo mode in the stream (the ``stereo`` field -1);
 - ``context_features`` below 2: fewer network inputs (:func:`trilobyte.hybrid.network.features`);
-- ``absolute_scale`` off: the log-scale inputs relative to full scale (:func:`trilobyte.hybrid.network.features`).
+- ``absolute_scale`` off: the log-scale inputs relative to full scale (:func:`trilobyte.hybrid.network.features`);
+- ``round_centre`` off: the mixture's centres rounded down (:func:`trilobyte.hybrid.network.mixture`).
 """
 
 from __future__ import annotations

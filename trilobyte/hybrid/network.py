@@ -157,10 +157,11 @@ def forward(f: np.ndarray, net: tuple, layers: np.ndarray) -> None:
 
 
 @njit(cache=True, inline="always")
-def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray) -> None:
+def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray, round_centre: bool) -> None:
     """The mixture's parameters (:func:`new_mixture`) from the network's outputs ``out`` at residual scale
-    ``a``: weights by a softmax in base 2 (the rounding's spare to the heaviest), centres ``mu a``, widths
-    ``2**lb a``."""
+    ``a``: weights by a softmax in base 2 (the rounding's spare to the heaviest), centres ``mu a`` (in half
+    samples, rounded to nearest with ``round_centre``, else down), widths ``2**lb a``."""
+    half = 1 << 12 if round_centre else 0
     k_count = mix.shape[1]
     pi = mix[PI]
     lmax = out[0]
@@ -181,7 +182,7 @@ def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray) -> None:
     pi[best] += (1 << PI_BITS) - spent
     for k in range(k_count):
         mu = min(max(out[3 * k + 1], -64 << FEATURE_BITS), 64 << FEATURE_BITS)
-        mix[M2, k] = (mu * a) >> 13  # twice mu * a / 16, in half-units
+        mix[M2, k] = (mu * a + half) >> 13  # twice mu * a / 16, in half-units
         lb = min(max(out[3 * k + 2], -12 << FEATURE_BITS), 12 << FEATURE_BITS)
         b = (a * exp2_q16(lb, ex2)) >> 16  # a < 2**41, 2**(lb) < 2**29 (in 1/65536)
         mix[BQ, k] = b if b > 1 else 1

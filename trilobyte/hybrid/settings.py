@@ -12,6 +12,7 @@ LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
+    "round_centre": False,
 }
 
 
@@ -47,6 +48,7 @@ class KernelConfig(NamedTuple):
     lpc_cover_rhs: bool
     lpc_warmup: int
     absolute_scale: bool
+    round_centre: bool
 
 
 class SettingsError(ValueError):
@@ -92,6 +94,10 @@ class HybridSettings:
     (as 16-bit audio's always were) instead of relative to full scale, so quiet 24-bit audio (a fade, a
     near-silent tail) looks like the quiet 16-bit audio training covers rather than like an input no
     model has seen; the bit depth reaches the network as a context feature instead.
+    ``round_centre``: each component's centre is rounded to the nearest half sample, as training's float
+    twin has it, instead of down: at a scale near its floor (digital silence) any slightly negative
+    offset otherwise put the centre half a sample low, a bit a sample where an exact zero costs almost
+    nothing.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -123,6 +129,7 @@ class HybridSettings:
     lpc_cover_rhs: bool = True
     lpc_warmup: int = 3
     absolute_scale: bool = True
+    round_centre: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -214,7 +221,7 @@ class HybridSettings:
             context_features=self.context_features, stereo=stereo if self.stereo_modes and channels == 2 else -1,
             lpc_covariance=self.lpc_covariance and lpc_order > 0, lpc_ridge=self.lpc_ridge,
             nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
-            absolute_scale=self.absolute_scale,
+            absolute_scale=self.absolute_scale, round_centre=self.round_centre,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
