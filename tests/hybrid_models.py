@@ -7,7 +7,8 @@ import numpy as np
 from trilobyte.hybrid.model import HybridModel, fixed_weights, quantize
 from trilobyte.hybrid.settings import HybridSettings
 
-SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
+SMALL = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500,
+                       context_features=1)
 
 
 def random_model(seed: int, settings: HybridSettings = SMALL) -> HybridModel:

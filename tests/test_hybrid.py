@@ -182,7 +182,8 @@ def test_training_records_its_data_resumes_and_codes(tmp_path: Path) -> None:
     out = tmp_path / "trained"
     settings = json.dumps({"lpc_order": 8, "orders": [8, 4, 0], "history": 4, "hidden": [8, 8]})
     argv = ["--dataset", "demo-speech48", "--out", str(out), "--settings", settings, "--max-samples", "20000",
-            "--valid-samples", "5000", "--eval-every", "10", "--no-progress", "--batch-size", "256"]
+            "--valid-samples", "5000", "--eval-every", "10", "--no-progress", "--batch-size", "256",
+            "--lr", "0.03"]  # a step large enough that ten more steps move the quantized weights
     assert train.main([*argv, "--steps", "10"]) == 0
     first = load(out)
     checkpoint = next(out.rglob("checkpoint.pt"))
@@ -218,6 +219,21 @@ def test_evaluate_cli_refuses_trained_clips_unless_allowed(model_dir: Path, tmp_
     assert evaluate.main([*argv, "--allow-trained-clips"]) == 0
     saved = [json.loads(p.read_text()) for p in (tmp_path / "r").rglob("*.json")]
     assert [s["extra"]["trained_on_evaluated_clips"] for s in saved] == [True]
+
+
+def test_evaluate_cli_without_model_uses_the_installed_default(model_dir: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from trilobyte.hybrid import defaults, evaluate
+
+    argv = ["--dataset", "demo-speech48-linear8", "--split", "valid", "--out", str(tmp_path / "r"), "--no-progress"]
+    monkeypatch.setattr(defaults, "DEFAULT_MODEL", tmp_path / "absent")
+    with pytest.raises(SystemExit) as usage:
+        evaluate.main(argv)
+    assert usage.value.code == 2
+    monkeypatch.setattr(defaults, "DEFAULT_MODEL", model_dir)
+    assert evaluate.main(argv) == 0
+    saved = [json.loads(p.read_text()) for p in (tmp_path / "r").rglob("*.json")]
+    assert [s["config"]["model_id"] for s in saved] == [load(model_dir).model_id]
 
 
 def test_settings_saved_before_a_field_existed_keep_the_kernel_they_were_made_with() -> None:
@@ -268,6 +284,41 @@ def test_a_network_that_sees_the_depth_round_trips(depth: int, channels: int) ->
     assert np.array_equal(engine.decode_frame(model, payload, len(x), channels, depth, 48000), x)
     feats, _ = engine.frame_features(model.settings, x, depth, 48000)
     assert set(feats[:, -1]) == {(depth - 16) * 128} and set(feats[:, -2]) == {1024}  # bit depth, wide stages
+
+
+def test_the_log_scale_inputs_are_in_sample_units_at_every_depth() -> None:
+    """The same integers as 8, 16 or 24-bit audio give the same log-scale inputs (a quiet 24-bit fade looks
+    like quiet 16-bit audio, not like an input training never saw); older models' inputs are relative to
+    full scale, 1024 (one octave) lower per extra bit."""
+    x = synth(3000, 1, 8, seed=3)
+    cols = [2 * SMALL.history + 3, 2 * SMALL.history + 4]
+    new = {d: engine.frame_features(SMALL, x, d, 16000)[0][:, cols] for d in (8, 16, 24)}
+    # the prefiltered samples' scale (the cascade's residual may differ by depth) is the same input
+    assert np.array_equal(new[8][:, 1], new[16][:, 1]) and np.array_equal(new[16][:, 1], new[24][:, 1])
+    legacy = replace(SMALL, absolute_scale=False)
+    old = {d: engine.frame_features(legacy, x, d, 16000)[0][:, cols] for d in (8, 16, 24)}
+    assert np.array_equal(old[16], new[16])  # 16-bit audio's inputs are unchanged
+    assert np.array_equal(old[24], new[24] - 8 * 1024) and np.array_equal(old[8], new[8] + 8 * 1024)
+    model = random_model(6)
+    payload = engine.encode_frame(model, x << 16, 24, 16000)
+    assert np.array_equal(engine.decode_frame(model, payload, len(x), 1, 24, 16000), x << 16)
+
+
+@pytest.mark.parametrize("depth", [16, 24])
+def test_digital_silence_is_nearly_free_when_the_centre_is_a_hair_below_zero(depth: int) -> None:
+    """A narrow distribution centred 1% of the scale below the prediction: rounded to the nearest half
+    sample the centre is the prediction and an exact zero costs almost nothing; rounded down (older models)
+    it sat half a sample low, a bit a sample."""
+    w = fixed_weights(SMALL, log2_width=-6.0)
+    w["b3"][1] = -0.01
+    x = np.zeros((20000, 1), dtype=np.int64)
+    sizes = {}
+    for rounded in (True, False):
+        model = HybridModel(replace(SMALL, round_centre=rounded), quantize(w), {})
+        payload = engine.encode_frame(model, x, depth, 44100)
+        assert np.array_equal(engine.decode_frame(model, payload, len(x), 1, depth, 44100), x)
+        sizes[rounded] = len(payload)
+    assert sizes[True] < 100 and sizes[False] > len(x) // 8
 
 
 def train_music(name: str) -> np.ndarray:

@@ -20,9 +20,10 @@ pytest.importorskip("safetensors")
 
 from tests.conftest import synth
 from trilobyte.core import audio
+from trilobyte.core.leakage import CLIPS_FILE
 from trilobyte.hybrid import __main__ as cli
 from trilobyte.hybrid import codec, defaults
-from trilobyte.hybrid.model import HybridModel, fixed_weights, quantize
+from trilobyte.hybrid.model import HybridModel, fixed_weights, load, quantize
 from trilobyte.hybrid.settings import HybridSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,6 +189,21 @@ def test_the_installed_default_model_is_used_without_model(model_dir: Path, wav:
     assert cli.main(["decode", str(wav.with_suffix(".trh")), "-o", str(wav.with_name("back.wav"))]) == 0
     assert wav.with_name("back.wav").read_bytes() == wav.read_bytes()
     assert defaults.resolve_model(None) == model_dir and defaults.resolve_model("elsewhere") == Path("elsewhere")
+
+
+@pytest.mark.parametrize("depth,channels,rate", [(8, 1, 8000), (24, 2, 96000)])
+def test_the_shipped_default_model_round_trips_without_model(tmp_path: Path, depth: int, channels: int,
+                                                             rate: int) -> None:
+    """The model installed with the package: it loads, sees the bit depth and sample-unit log scales, and
+    codes 8 to 24-bit audio exactly with no --model."""
+    model = load(defaults.resolve_model(None))
+    assert model.settings.context_features == 2 and model.settings.absolute_scale
+    assert (defaults.DEFAULT_MODEL / CLIPS_FILE).is_file()
+    wav = tmp_path / "song.wav"
+    audio.write_pcm(wav, synth(3000, channels, depth, seed=depth), rate, depth)
+    assert cli.main([str(wav)]) == 0
+    assert cli.main(["-d", str(wav.with_suffix(".trh")), "-o", str(tmp_path / "back.wav")]) == 0
+    assert np.array_equal(audio.read_pcm(tmp_path / "back.wav")[0], audio.read_pcm(wav)[0])
 
 
 def test_without_a_default_model_the_cli_says_so(wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

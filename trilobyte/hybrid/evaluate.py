@@ -1,4 +1,6 @@
-"""``python -m trilobyte.hybrid.evaluate --model DIR --dataset D --split test``: the hybrid coder's rates.
+"""``python -m trilobyte.hybrid.evaluate [--model DIR] --dataset D --split test``: the hybrid coder's rates.
+
+Without ``--model``, the model installed with the package (:mod:`trilobyte.hybrid.defaults`).
 
 Each file is encoded, decoded and compared bit for bit ("coded", the default) or only encoded
 (``--mode ideal``); results go to the shared results store like every other method's.
@@ -18,6 +20,7 @@ from trilobyte.core.protocol import RateResult
 from trilobyte.core.results import ResultStore
 from trilobyte.core.runner import run_file_coders
 from trilobyte.core.table import Col, failed, where
+from trilobyte.hybrid.defaults import resolve_model
 from trilobyte.hybrid.method import MODES, PACKAGES, HybridCoder
 from trilobyte.hybrid.model import ModelError
 
@@ -26,7 +29,8 @@ log = logging.getLogger("trilobyte.hybrid")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trilobyte.hybrid.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, action="append", required=True, help="hybrid model folder (repeatable)")
+    parser.add_argument("--model", type=Path, action="append", default=None,
+                        help="hybrid model folder (repeatable; default: the model installed with the package)")
     parser.add_argument("--mode", choices=MODES, default="coded", help="coded (default) or ideal (encode only)")
     parser.add_argument(
         "--allow-trained-clips",
@@ -37,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
-        coders = [HybridCoder(str(m), args.mode, allow_trained_clips=args.allow_trained_clips) for m in args.model]
+        models = args.model or [resolve_model(None)]
+        coders = [HybridCoder(str(m), args.mode, allow_trained_clips=args.allow_trained_clips) for m in models]
         for c in coders:
             c.model  # noqa: B018 - load now, so a bad folder is a usage error
     except (ModelError, ValueError) as err:

@@ -148,7 +148,7 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 aux[row, 2] = s
             elif mode != OBSERVE:
                 network.forward(ctx.f, net, scratch)
-                network.mixture(scratch[2], a, ex2, mix)
+                network.mixture(scratch[2], a, ex2, mix, cfg.round_centre)
             if mode == DECODE:
                 status, r = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix, sig)
                 if status != OK:

@@ -9,7 +9,9 @@ Each older setting (``settings.LEGACY``) and where it acts:
 - ``nlms_robust`` off: normalized LMS without the error's square (:func:`trilobyte.hybrid.cascade.nlms_adapt`);
 - ``lpc_cover_rhs`` off, ``lpc_warmup`` 0: arguments of :func:`trilobyte.hybrid.covariance.solve`;
 - ``stereo_modes`` off: no stereo mode in the stream (the ``stereo`` field -1);
-- ``context_features`` below 2: fewer network inputs (:func:`trilobyte.hybrid.network.features`).
+- ``context_features`` below 2: fewer network inputs (:func:`trilobyte.hybrid.network.features`);
+- ``absolute_scale`` off: the log-scale inputs relative to full scale (:func:`trilobyte.hybrid.network.features`);
+- ``round_centre`` off: the mixture's centres rounded down (:func:`trilobyte.hybrid.network.mixture`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The network: its integer inputs (features) and a forward pass to the mixture's parameters.
 
 Features (units of 1/1024, clipped to +-8): recent residuals over their running scale ``A``, recent
-prefiltered samples (``x[n] - 31/32 x[n-1]``) over theirs, the cascade's parts, log scales, the other
+prefiltered samples (``x[n] - 31/32 x[n-1]``) over theirs, the cascade's parts, log scales (in sample
+units, or relative to full scale for models without ``absolute_scale``), the other
 channel's residual, and (context features) whether the wide stages run and the bit depth. The network
 (integer weights with 12 fractional bits, ReLU, 64-bit accumulators) gives per component a weight
 (log2 domain), a centre offset and a log2 width relative to ``A``.
@@ -115,8 +116,10 @@ def features(cfg: Any, ctx: Context, xh: np.ndarray, c: int, t: int, channels: i
     f[j] = normalized(pl + pre - ((31 * xh[t - 1]) >> 5), a_d, inv_ad)
     f[j + 1] = normalized(p0, a, inv_a)
     f[j + 2] = normalized(p1 + p2, a, inv_a)
-    f[j + 3] = log2_q10(a) - ((bits - 12) << FEATURE_BITS)
-    f[j + 4] = log2_q10(a_d) - ((bits - 12) << FEATURE_BITS)
+    # the scales are in 1/16 of a sample: less 4, log2 in sample units (absolute_scale), else less the depth
+    offset = (4 if cfg.absolute_scale else bits - 12) << FEATURE_BITS
+    f[j + 3] = log2_q10(a) - offset
+    f[j + 4] = log2_q10(a_d) - offset
     f[j + 5] = log2_q10(a) - log2_q10(ctx.sums[c, A_SLOW])
     f[j + 6] = ctx.sums[1 - c, LAST] if channels == 2 else 0
     f[j + 7] = (1 << FEATURE_BITS) if channels == 2 else 0
@@ -167,10 +170,11 @@ def forward(f: np.ndarray, net: tuple, layers: np.ndarray) -> None:
 
 
 @njit(cache=True, inline="always")
-def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray) -> None:
+def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray, round_centre: bool) -> None:
     """The mixture's parameters (:func:`new_mixture`) from the network's outputs ``out`` at residual scale
-    ``a``: weights by a softmax in base 2 (the rounding's spare to the heaviest), centres ``mu a``, widths
-    ``2**lb a``."""
+    ``a``: weights by a softmax in base 2 (the rounding's spare to the heaviest), centres ``mu a`` (in half
+    samples, rounded to nearest with ``round_centre``, else down), widths ``2**lb a``."""
+    half = 1 << 12 if round_centre else 0
     k_count = mix.shape[1]
     pi = mix[PI]
     lmax = out[0]
@@ -191,7 +195,7 @@ def mixture(out: np.ndarray, a: int, ex2: np.ndarray, mix: np.ndarray) -> None:
     pi[best] += (1 << PI_BITS) - spent
     for k in range(k_count):
         mu = min(max(out[3 * k + 1], -64 << FEATURE_BITS), 64 << FEATURE_BITS)
-        mix[M2, k] = (mu * a) >> 13  # twice mu * a / 16, in half-units
+        mix[M2, k] = (mu * a + half) >> 13  # twice mu * a / 16, in half-units
         lb = min(max(out[3 * k + 2], -12 << FEATURE_BITS), 12 << FEATURE_BITS)
         b = (a * exp2_q16(lb, ex2)) >> 16  # a < 2**41, 2**(lb) < 2**29 (in 1/65536)
         mix[BQ, k] = b if b > 1 else 1

@@ -12,7 +12,8 @@ MAX_HIDDEN = 256  # with the network's activation clamp, what keeps its sums bel
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
-    "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0,
+    "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
+    "round_centre": False,
 }
 
 
@@ -47,6 +48,8 @@ class KernelConfig(NamedTuple):
     nlms_robust: bool
     lpc_cover_rhs: bool
     lpc_warmup: int
+    absolute_scale: bool
+    round_centre: bool
 
 
 class SettingsError(ValueError):
@@ -88,6 +91,14 @@ class HybridSettings:
     ``lpc_warmup``: over a frame's first samples the covariance stage solves for at most
     ``samples >> lpc_warmup`` coefficients (0: always ``lpc_order``), rather than fitting 32 of them to
     the first few dozen samples of an attack.
+    ``absolute_scale``: the network's two log-scale inputs are log2 of the running scales in sample units
+    (as 16-bit audio's always were) instead of relative to full scale, so quiet 24-bit audio (a fade, a
+    near-silent tail) looks like the quiet 16-bit audio training covers rather than like an input no
+    model has seen; the bit depth reaches the network as a context feature instead.
+    ``round_centre``: each component's centre is rounded to the nearest half sample, as training's float
+    twin has it, instead of down: at a scale near its floor (digital silence) any slightly negative
+    offset otherwise put the centre half a sample low, a bit a sample where an exact zero costs almost
+    nothing.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -111,13 +122,15 @@ class HybridSettings:
     wide_orders: tuple[int, ...] = (32, 256, 16)
     wide_rates: tuple[int, ...] = (4, 5, 4)
     wide_from: int = 32000
-    context_features: int = 1
+    context_features: int = 2
     stereo_modes: bool = True
     lpc_covariance: bool = True
     lpc_ridge: int = 20
     nlms_robust: bool = True
     lpc_cover_rhs: bool = True
     lpc_warmup: int = 3
+    absolute_scale: bool = True
+    round_centre: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -209,6 +222,7 @@ class HybridSettings:
             context_features=self.context_features, stereo=stereo if self.stereo_modes and channels == 2 else -1,
             lpc_covariance=self.lpc_covariance and lpc_order > 0, lpc_ridge=self.lpc_ridge,
             nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
+            absolute_scale=self.absolute_scale, round_centre=self.round_centre,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
