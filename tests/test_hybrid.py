@@ -22,7 +22,7 @@ from trilobyte.gpt2 import entropy
 from trilobyte.hybrid import __main__ as cli
 from trilobyte.hybrid import codec, engine, method
 from trilobyte.hybrid import rangecoder as rc
-from trilobyte.hybrid.model import HybridModel, ModelError, load
+from trilobyte.hybrid.model import HybridModel, ModelError, fixed_weights, load, quantize
 from trilobyte.hybrid.settings import LEGACY, HybridSettings
 
 
