@@ -24,7 +24,7 @@ def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
     assert {f["bit_depth"] for f in files} == {8, 16, 24}
     assert {f["channels"] for f in files} == {1, 2}
     assert min(f["sample_rate"] for f in files) == 8000 and max(f["sample_rate"] for f in files) == 48000
-    assert {f["model"] for f in files} == set(MANIFEST["models"]) == {"current", "first-kernel", "covariance-v1"}
+    assert {f["model"] for f in files} == set(MANIFEST["models"]) == {"current", "first-kernel", "covariance-v1", "default"}
     assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
 
 

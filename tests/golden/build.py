@@ -25,6 +25,7 @@ from scipy.signal import resample_poly
 
 from trilobyte.core import container
 from trilobyte.hybrid import codec
+from trilobyte.hybrid.defaults import DEFAULT_MODEL
 from trilobyte.hybrid.model import SETTINGS_FILE, WEIGHTS_FILE, load
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +135,22 @@ def layout2_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def default_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """Files coded with a frozen copy of the default model the package ships, as :func:`sources`."""
+    fade = hires("hires-96k24-b.flac", 96000, 24, 1.0, 0.3, 2)
+    fade = (fade * np.linspace(1.0, 0.0, fade.shape[0])[:, None] ** 4).astype(np.int64)
+    return [
+        ("default-speech-8k16-mono", "default", speech(8000, 16)[:16000], 8000, 16,
+         "espeak-ng speech, 16-bit 8 kHz mono"),
+        ("default-music-44k16-stereo", "default", hires("hires-96k24-a.flac", 44100, 16, 7.0, 0.4, 2), 44100, 16,
+         "CC0 recording hires-96k24-a, 16-bit 44.1 kHz stereo"),
+        ("default-fade-96k24-stereo", "default", fade, 96000, 24,
+         "CC0 recording hires-96k24-b faded to silence, 24-bit 96 kHz stereo"),
+        ("default-synth-16k8-mono", "default", synthetic(16000, 8, 1.0, "", 9), 16000, 8,
+         "synthesized signals, 8-bit 16 kHz mono"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -148,10 +165,13 @@ def main(models_dir: Path | None) -> None:
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
+    if not (HERE / "model" / "default").exists():  # frozen once: a later default model is another model
+        copy_model(DEFAULT_MODEL, HERE / "model" / "default")
+    models["default"] = load(HERE / "model" / "default").model_id
     manifest = json.loads((HERE / "manifest.json").read_text()) if (HERE / "manifest.json").exists() else {}
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
-    for stem, model, samples, rate, bits, description in sources() + layout2_sources():
+    for stem, model, samples, rate, bits, description in sources() + layout2_sources() + default_sources():
         if f"{stem}{codec.SUFFIX}" in written:
             continue
         encoded = codec.encode(samples, rate, bits, HERE / "model" / model)
