@@ -131,6 +131,16 @@ def parse_shard(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sh
         parser.error(str(err))
 
 
+def add_allow_eval_split(group: argparse._ActionsContainer) -> None:
+    """The training commands' ``--allow-eval-split`` flag (checked by :func:`check_training_args`)."""
+    group.add_argument(
+        "--allow-eval-split",
+        action="store_true",
+        help="allow training on the test split or on all clips (recorded in the model; its evaluations"
+        " on clips it trained on are refused unless marked)",
+    )
+
+
 def check_training_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What every training command needs: datasets, an output folder, and no evaluation split unless asked."""
     if not args.dataset:

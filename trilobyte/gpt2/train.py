@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from trilobyte.core.cli import add_common_args, check_training_args, parse_bit_depth, setup_logging
+from trilobyte.core.cli import (
+    add_allow_eval_split,
+    add_common_args,
+    check_training_args,
+    parse_bit_depth,
+    setup_logging,
+)
 from trilobyte.core.datasets import Dataset, DatasetError, get_dataset
 from trilobyte.core.environment import environment
 from trilobyte.core.leakage import CLIPS_FILE, save_training_clips
@@ -349,12 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokenize each dataset once into DIR and memory-map it (for data larger than memory;"
         " under torchrun the first process builds it while the others wait for it)",
     )
-    t.add_argument(
-        "--allow-eval-split",
-        action="store_true",
-        help="allow training on the test split or on all clips (recorded in the model; its evaluations"
-        " on clips it trained on are refused unless marked)",
-    )
+    add_allow_eval_split(t)
     add_common_args(parser, default_datasets=())
     # --out is the model folder; --split the training split; --overwrite starts afresh
     parser.set_defaults(split="train", out=None)

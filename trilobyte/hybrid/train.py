@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from trilobyte.core.cli import add_common_args, check_training_args, parse_bit_depth, setup_logging
+from trilobyte.core.cli import (
+    add_allow_eval_split,
+    add_common_args,
+    check_training_args,
+    parse_bit_depth,
+    setup_logging,
+)
 from trilobyte.core.datasets import Dataset, DatasetError, get_dataset
 from trilobyte.core.environment import environment
 from trilobyte.core.leakage import save_training_clips
@@ -141,12 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--valid-samples", type=int, default=200_000, help="validation samples per dataset")
     t.add_argument("--eval-every", type=int, default=200, help="validate (and checkpoint) every N steps")
     t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
-    t.add_argument(
-        "--allow-eval-split",
-        action="store_true",
-        help="allow training on the test split or on all clips (recorded in the model; its evaluations"
-        " on clips it trained on are refused unless marked)",
-    )
+    add_allow_eval_split(t)
     add_common_args(parser, default_datasets=())
     parser.set_defaults(split="train", out=None)
     return parser
