@@ -81,7 +81,8 @@ def test_hybrid_vs_flac_counts_each_file_both_ways(tmp_path: Path, capsys: pytes
     folder.mkdir()
     tone = synth(3000, 2, 16)
     audio.write_pcm(folder / "tone.wav", tone, 16000, 16)
-    # digital silence: FLAC's constant subframes cost a few bytes a block, the hybrid about a bit a sample
+    # digital silence: FLAC's constant subframes cost a few bytes a block; the hybrid's own frame layout
+    # (wasted-bits byte, word count, block bitmap) costs a few bytes more on so short a file
     audio.write_pcm(folder / "silence.wav", np.zeros((5000, 1), dtype=np.int32), 8000, 16)
     status = hybrid_vs_flac.main(["--model", str(model), "--dataset", str(folder), "--split", "all",
                                   "--verify", "--worst", "1"])
@@ -91,7 +92,7 @@ def test_hybrid_vs_flac_counts_each_file_both_ways(tmp_path: Path, capsys: pytes
               for name, x, rate in (("tone", tone, 16000), ("silence", np.zeros((5000, 1), np.int64), 8000))}
     flac = {name: sum(map(len, encode_blocks(x, rate, 16))) + 42
             for name, x, rate in (("tone", tone, 16000), ("silence", np.zeros((5000, 1), np.int64), 8000))}
-    assert flac["silence"] < hybrid["silence"] / 10 and hybrid["tone"] < 1.01 * flac["tone"]
+    assert flac["silence"] < hybrid["silence"] <= 1.01 * flac["silence"] + 16 and hybrid["tone"] < 1.01 * flac["tone"]
     assert out[0].startswith("=== corpus: 2 files, ")
     assert out[1].split()[:3] == ["flac", "-8", f"{sum(flac.values()):,d}"]
     assert out[2].split()[:2] == ["hybrid", f"{sum(hybrid.values()):,d}"]
