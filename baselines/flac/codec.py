@@ -16,9 +16,11 @@ import functools
 import io
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from trilobyte.core.flacblocks import FlacBlockError, encode_stream
 from trilobyte.core.libflac import FlacDecodeError, decode_flac, libflac_path
 
 SUBFRAME_TYPES = ("constant", "fixed", "verbatim")
@@ -172,15 +174,7 @@ class _Sink:
 
 def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: FlacSettings) -> bytes:
     """Encode ``(num_samples, channels)`` signed integers to a complete FLAC stream, in memory."""
-    from pyflac.encoder import StreamEncoder
-
     ffi, lib, handle, _ = _library()
-    samples = np.ascontiguousarray(samples, dtype=np.int32)
-    if samples.ndim != 2 or samples.shape[0] == 0:
-        raise FlacError("samples must be a non-empty (num_samples, channels) array")
-    channels = samples.shape[1]
-    if not 1 <= channels <= 8:
-        raise FlacError(f"FLAC holds 1 to 8 channels, not {channels}")
     sink = _Sink()
 
     def write(buffer: bytes, num_bytes: int, num_samples: int, current_frame: int) -> None:
@@ -189,35 +183,21 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, settings: Flac
     def seek(offset: int) -> None:
         sink.buffer.seek(offset)
 
+    def configure(raw: Any) -> None:
+        if settings.exhaustive_model_search:
+            lib.FLAC__stream_encoder_set_do_exhaustive_model_search(raw, True)
+        if settings.max_lpc_order is not None:
+            lib.FLAC__stream_encoder_set_max_lpc_order(raw, settings.max_lpc_order)
+        address = int(ffi.cast("uintptr_t", raw))
+        for kind in settings.disable_subframes:
+            getattr(handle, f"FLAC__stream_encoder_disable_{kind}_subframes")(address, 1)
+
     # The seek and tell callbacks let libFLAC rewrite STREAMINFO (MD5, sizes) when it finishes.
-    encoder = StreamEncoder(
-        sample_rate=sample_rate,
-        write_callback=write,
-        seek_callback=seek,
-        tell_callback=sink.buffer.tell,
-        compression_level=settings.level,
-        blocksize=settings.blocksize or 0,
-        streamable_subset=not settings.needs_lax(sample_rate, bit_depth),
-    )
-    raw = encoder._encoder
-    lib.FLAC__stream_encoder_set_channels(raw, channels)
-    lib.FLAC__stream_encoder_set_bits_per_sample(raw, bit_depth)
-    lib.FLAC__stream_encoder_set_total_samples_estimate(raw, samples.shape[0])
-    if settings.exhaustive_model_search:
-        lib.FLAC__stream_encoder_set_do_exhaustive_model_search(raw, True)
-    if settings.max_lpc_order is not None:
-        lib.FLAC__stream_encoder_set_max_lpc_order(raw, settings.max_lpc_order)
-    address = int(ffi.cast("uintptr_t", raw))
-    for kind in settings.disable_subframes:
-        getattr(handle, f"FLAC__stream_encoder_disable_{kind}_subframes")(address, 1)
-    encoder._init()  # raises pyflac's EncoderInitException with libFLAC's reason
-    ok = lib.FLAC__stream_encoder_process_interleaved(
-        raw, ffi.from_buffer("int32_t[]", samples), samples.shape[0]
-    )
-    state = ffi.string(lib.FLAC__stream_encoder_get_resolved_state_string(raw)).decode()
-    finished = lib.FLAC__stream_encoder_finish(raw)
-    if not ok or not finished:
-        raise FlacError(f"libFLAC failed to encode: {state}")
+    try:
+        encode_stream(samples, sample_rate, bit_depth, write, settings.level, settings.blocksize or 0,
+                      not settings.needs_lax(sample_rate, bit_depth), seek, sink.buffer.tell, configure)
+    except FlacBlockError as err:
+        raise FlacError(str(err)) from err
     return sink.buffer.getvalue()
 
 
