@@ -9,7 +9,7 @@ tokens (the bytes mapping of 8-bit audio: one token per sample), and times
 - the coded mode: :func:`encode_chunks` then :func:`decode_chunks` (one model step per token with the
   KV cache, ``--coded-batch`` chunks per step), the decoded tokens compared with the originals and the
   coded size with the ideal one (within 0.5%);
-- the per-token work outside the model (softmax to float64, :func:`quantize_pmf`, building
+- the per-token work outside the model (the step's softmax, :func:`quantize_pmf`, building
   constriction's categorical model and coding one symbol), beside the model's step per token.
 
 It prints wall and CPU seconds per chunk for both modes and their ratio (CPU seconds are the fairer
@@ -63,7 +63,7 @@ def outside_model_costs(model: Any, bos: int, rows: int, tokens: Sequence[int], 
     with torch.inference_mode():
         logits = model(input_ids=torch.tensor([[bos, *tokens[: repeats - 1]]])).logits[0]
     start = time.process_time()
-    probs = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+    probs = torch.log_softmax(logits.float(), dim=-1).exp().double().cpu().numpy()  # as StepwisePredictor.step
     softmax = (time.process_time() - start) / repeats
     start = time.process_time()
     weights = quantize_pmf(probs)
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs = outside_model_costs(model, bos, coded_batches[0], chunks[0])
     outside = costs["softmax"] + costs["quantize"] + costs["code"]
     print(
-        f"per token outside the model: softmax to float64 {costs['softmax'] * 1e6:,.0f} us, quantize_pmf"
+        f"per token outside the model: softmax {costs['softmax'] * 1e6:,.0f} us, quantize_pmf"
         f" {costs['quantize'] * 1e6:,.0f} us, categorical + code {costs['code'] * 1e6:,.0f} us"
         f" ({outside * 1e3:.2f} ms, {outside / costs['step']:.1%} of the model's {costs['step'] * 1e3:.1f} ms"
         f" step per token, {2**PRECISION:,} total weight over {model.config.vocab_size:,} tokens)"

@@ -128,8 +128,8 @@ def test_step_cache_holds_exactly_the_tokens_fed_and_appends_in_place(loaded):
     storages = set()
     for k in range(150):
         tokens = [bos] * 3 if k == 0 else rows[:, k - 1].tolist()
-        probs = stepper.step(tokens)
-        np.testing.assert_allclose(probs, plain.step(tokens), rtol=1e-6, atol=1e-12)
+        probs = stepper.step(tokens).probs
+        np.testing.assert_allclose(probs, plain.step(tokens).probs, rtol=1e-6, atol=1e-12)
         layers = stepper.cache.layers
         assert len(layers) == model.config.num_hidden_layers
         for layer in layers:
@@ -141,6 +141,24 @@ def test_step_cache_holds_exactly_the_tokens_fed_and_appends_in_place(loaded):
     torch.testing.assert_close(stepper.cache.layers[1].keys, plain.cache.layers[1].keys, rtol=1e-6, atol=1e-6)
     # a step writes into the buffer: 150 steps reallocate it only as it doubles (64, 128, 256)
     assert len(storages) == 3
+
+
+def test_step_cache_with_a_capacity_is_allocated_once(loaded):
+    model, _, bos = loaded
+    rng = np.random.default_rng(4)
+    rows = rng.integers(3, model.config.vocab_size, (2, 90))
+    stepper = StepwisePredictor(model, 2, bos, capacity=90)
+    storages = set()
+    for k in range(90):
+        step = stepper.step([bos] * 2 if k == 0 else rows[:, k - 1].tolist())
+        layer = stepper.cache.layers[0]
+        assert layer.keys.shape[-2] == k + 1 and layer.capacity() == 90
+        storages.add(layer.keys.untyped_storage().data_ptr())
+    assert len(storages) == 1  # no reallocation: the coder told it how many positions it feeds
+    # the coder's distribution: probabilities and log-probabilities of the same softmax, rows summing to 1
+    np.testing.assert_allclose(step.probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.log(step.probs), step.log_probs, atol=1e-5)
+    assert step.bits(1, 7) == pytest.approx(-np.log2(step.probs[1, 7]), rel=1e-5)
 
 
 def test_step_cache_only_for_full_attention(loaded):

@@ -14,7 +14,7 @@ from baselines.llm_incontext.mappings import (
     BYTE_ORDERS,
     MAPPINGS,
 )
-from baselines.llm_incontext.method import InContextLLM, LLMSettings, torch_threads
+from baselines.llm_incontext.method import CODED_BATCH_SIZE, IDEAL_BATCH_SIZE, InContextLLM, LLMSettings, torch_threads
 from trilobyte.core.cli import add_common_args, run_main, setup_logging
 from trilobyte.core.datasets import DEMO_8BIT, DEMO_NATIVE, Dataset
 from trilobyte.core.protocol import RateResult
@@ -99,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="range-code every chunk and decode it again bit-exactly (slow: one model step per token)",
     )
-    parser.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass (default: 4)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"chunks per forward pass (default: {IDEAL_BATCH_SIZE}); with --coded, chunks stepped together, which"
+        f" share each step's reads of the weights (default: {CODED_BATCH_SIZE}; about 47 MB of key/value cache"
+        " per 1,024-token chunk of SmolLM2-135M)",
+    )
     parser.add_argument("--dtype", choices=llm_models.DTYPES, default="float32", help="model dtype (default: float32)")
     parser.add_argument(
         "--threads",

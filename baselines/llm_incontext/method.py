@@ -132,9 +132,21 @@ def draw_chunks(dataset: Dataset, count: int, chunk_samples: int, seed: int) -> 
 # -- The estimator --------------------------------------------------------------------------------
 
 
+IDEAL_BATCH_SIZE = 4  # a forward pass over whole chunks is bound by arithmetic: more rows gain little
+# A coded step feeds one token per chunk and reads every weight for it: 64 chunks share those reads
+# (coded/ideal time per chunk 11x at 4, 4.9x at 16; benchmarks/README.md), for about 47 MB of cached keys
+# and values per 1,024-token chunk of SmolLM2-135M.
+CODED_BATCH_SIZE = 64
+
+
 @dataclass(frozen=True)
 class LLMSettings:
-    """Everything that decides an in-context result (batch size and device only change the speed)."""
+    """Everything that decides an in-context result (batch size and device change the speed, and a coded
+    result only in the last digits: the floats of a batched step depend on the batch's shape).
+
+    ``batch_size``: chunks per forward pass (ideal) or chunks stepped together (coded); None picks the
+    mode's default, :data:`IDEAL_BATCH_SIZE` or :data:`CODED_BATCH_SIZE`.
+    """
 
     model: str = llm_models.DEFAULT_MODEL
     mapping: str = "ascii7"
@@ -144,10 +156,12 @@ class LLMSettings:
     coded: bool = False
     seed: int = 0
     dtype: str = "float32"
-    batch_size: int = 4
+    batch_size: int | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.batch_size is None:
+            object.__setattr__(self, "batch_size", CODED_BATCH_SIZE if self.coded else IDEAL_BATCH_SIZE)
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping must be one of {MAPPINGS}, not {self.mapping!r}")
         if self.byte_order not in BYTE_ORDERS:

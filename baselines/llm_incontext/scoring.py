@@ -25,8 +25,9 @@ decodes every chunk again that way and compares it bit-exactly.
 Speed: the KV cache (:mod:`baselines.llm_incontext.kvcache`) appends in place, so a step costs one
 token's pass through the weights plus attention over the tokens fed so far. On a CPU that step is
 bound by reading the weights (540 MB in float32 for SmolLM2-135M), which costs nearly the same for one
-row as for four: more chunks per batch make the coded mode cheaper per chunk, while the ideal mode's
-forward pass is bound by arithmetic. The work around a step (softmax, :func:`quantize_pmf`, the
+row as for four: more chunks per batch make the coded mode cheaper per chunk (the coded mode's default
+batch is 64), while the ideal mode's forward pass is bound by arithmetic. The coder's cache is sized to
+its chunks' length from the start. The work around a step (a float32 softmax, :func:`quantize_pmf`, the
 categorical model, the coder) is a few percent of it (``benchmarks/llm_incontext_speed.py``).
 """
 
@@ -149,6 +150,19 @@ def categorical(weights: np.ndarray) -> Any:
     return constriction.stream.model.Categorical((weights - 1).astype(np.float64), perfect=False, lazy=True)
 
 
+@dataclass
+class StepDistribution:
+    """One step's next-token distributions, a row per chunk: probabilities (float64, what the coder
+    quantizes) and natural-log probabilities (float32; finite where a probability underflows to 0)."""
+
+    probs: np.ndarray
+    log_probs: np.ndarray
+
+    def bits(self, row: int, token: int) -> float:
+        """``-log2 p`` of ``token`` in ``row``."""
+        return -float(self.log_probs[row, token]) / LN2
+
+
 class StepwisePredictor:
     """Next-token distributions for a batch of chunks, advanced one token per step with a KV cache.
 
@@ -156,17 +170,17 @@ class StepwisePredictor:
     appended in place, so a step costs the model's weights plus attention over those tokens.
     """
 
-    def __init__(self, model: Any, rows: int, bos_id: int) -> None:
+    def __init__(self, model: Any, rows: int, bos_id: int, capacity: int | None = None) -> None:
         self.model = model
         self.rows = rows
         self.bos_id = bos_id
-        self.cache: Any = step_cache(model)
+        self.cache: Any = step_cache(model, capacity)
         self.device = model_device(model)
         # transformers 5 calls the KV cache argument ``cache``; 4.x calls it ``past_key_values``
         self.cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
-    def step(self, tokens: Sequence[int]) -> np.ndarray:
-        """Feed one token per row; return each row's next-token probabilities (float64, ``(rows, V)``)."""
+    def step(self, tokens: Sequence[int]) -> StepDistribution:
+        """Feed one token per row; return each row's next-token distribution."""
         torch = _torch()
         if len(tokens) != self.rows:
             raise ValueError(f"expected {self.rows} tokens, one per row, not {len(tokens)}")
@@ -174,8 +188,11 @@ class StepwisePredictor:
         with torch.inference_mode():
             out = self.model(input_ids=inputs, use_cache=True, **{self.cache_arg: self.cache})
             self.cache = out["cache"] if "cache" in out else out["past_key_values"]
-            probs = torch.softmax(out.logits[:, -1, :].double(), dim=-1).cpu().numpy()
-        return probs
+            # float32 here, float64 in the ideal mode: a float64 softmax over ~49k logits cost 7x the float32
+            # one, 5% of a step; the coder only needs encoder and decoder to agree, which one path gives
+            log_probs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+            probs = log_probs.exp().double().cpu().numpy()
+        return StepDistribution(probs, log_probs.cpu().numpy())
 
 
 def encode_chunks(
@@ -185,18 +202,18 @@ def encode_chunks(
     import constriction
 
     steps = max(len(ids) for ids in id_lists)
-    predictor = StepwisePredictor(model, len(id_lists), bos_id)
+    predictor = StepwisePredictor(model, len(id_lists), bos_id, capacity=steps)
     encoders = [constriction.stream.queue.RangeEncoder() for _ in id_lists]
     bits = [SequenceBits(np.zeros(len(ids)), np.zeros(len(ids))) for ids in id_lists]
     tokens = [bos_id] * len(id_lists)
     for k in range(steps):
-        probs = predictor.step(tokens)
-        weights = quantize_pmf(probs)
+        step = predictor.step(tokens)
+        weights = quantize_pmf(step.probs)
         for row, ids in enumerate(id_lists):
             if k < len(ids):
                 token = int(ids[k])
                 encoders[row].encode(token, categorical(weights[row]))
-                bits[row].softmax[k] = -math.log2(probs[row, token])
+                bits[row].softmax[k] = step.bits(row, token)
                 bits[row].coded[k] = PRECISION - math.log2(weights[row, token])
         tokens = [int(ids[k]) if k < len(ids) else bos_id for ids in id_lists]
     return [enc.get_compressed() for enc in encoders], bits
@@ -207,12 +224,12 @@ def decode_chunks(model: Any, streams: Sequence[np.ndarray], lengths: Sequence[i
     import constriction
 
     steps = max(lengths)
-    predictor = StepwisePredictor(model, len(streams), bos_id)
+    predictor = StepwisePredictor(model, len(streams), bos_id, capacity=steps)
     decoders = [constriction.stream.queue.RangeDecoder(np.asarray(s, dtype=np.uint32)) for s in streams]
     decoded: list[list[int]] = [[] for _ in streams]
     tokens = [bos_id] * len(streams)
     for k in range(steps):
-        weights = quantize_pmf(predictor.step(tokens))
+        weights = quantize_pmf(predictor.step(tokens).probs)
         for row, length in enumerate(lengths):
             if k < length:
                 decoded[row].append(int(decoders[row].decode(categorical(weights[row]))))
