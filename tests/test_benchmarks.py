@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,15 @@ def test_hybrid_headroom_oracles_and_refusal() -> None:
     assert 2.0 < saved < 4.0
 
 
+def small_hybrid_model(tmp_path: Path) -> Path:
+    """A small hybrid model with fixed weights, saved under ``tmp_path``."""
+    from trilobyte.hybrid.model import HybridModel, fixed_weights, quantize
+    from trilobyte.hybrid.settings import HybridSettings
+
+    small = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
+    return HybridModel(small, quantize(fixed_weights(small)), {}).save(tmp_path / "model")
+
+
 def test_hybrid_vs_flac_counts_each_file_both_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("numba")
     from benchmarks import hybrid_vs_flac
@@ -72,11 +83,8 @@ def test_hybrid_vs_flac_counts_each_file_both_ways(tmp_path: Path, capsys: pytes
     from trilobyte.core import audio
     from trilobyte.core.flacblocks import encode_blocks
     from trilobyte.hybrid import codec
-    from trilobyte.hybrid.model import HybridModel, fixed_weights, quantize
-    from trilobyte.hybrid.settings import HybridSettings
 
-    small = HybridSettings(lpc_order=8, orders=(16, 8, 4), history=8, hidden=(16, 16), frame_samples=1500)
-    model = HybridModel(small, quantize(fixed_weights(small)), {}).save(tmp_path / "model")
+    model = small_hybrid_model(tmp_path)
     folder = tmp_path / "corpus"
     folder.mkdir()
     tone = synth(3000, 2, 16)
@@ -107,3 +115,102 @@ def test_hybrid_vs_flac_counts_each_file_both_ways(tmp_path: Path, capsys: pytes
     assert hybrid_vs_flac.main(["--model", str(model), "--dataset", str(folder), "--split", "all"]) == 1
     out = capsys.readouterr().out
     assert "3 files" in out and "1 FAILED" in out and "FAILED three.wav: CodecError: audio must have shape" in out
+
+
+def payload_bytes(coder: object, folder: Path, name: str) -> int:
+    """What the classical baseline's coder counts as the payload of file ``name`` in ``folder``."""
+    from trilobyte.core.datasets import get_dataset
+
+    dataset = get_dataset(str(folder), split="all")
+    ref = next(r for r in dataset.refs if r.id == name)
+    return coder.code_file(dataset.load(ref)).compressed_bits // 8
+
+
+def coder_bytes(lines: list[str], coder: str) -> int:
+    """The byte total printed on a coder's line of the report."""
+    line = next(x for x in lines if x.startswith(f"  {coder} "))
+    return int(line[len(coder) + 2:].split()[0].replace(",", ""))
+
+
+@pytest.mark.skipif(shutil.which("wavpack") is None or shutil.which("wvunpack") is None,
+                    reason="the Debian package wavpack is not installed")
+def test_hybrid_vs_flac_with_wavpack_and_the_default_model(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("numba")
+    from baselines.classical.cli import build_coders
+    from benchmarks import hybrid_vs_flac
+    from tests.conftest import synth
+    from trilobyte.core import audio
+    from trilobyte.hybrid import codec
+    from trilobyte.hybrid.defaults import resolve_model
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    tone = synth(4000, 2, 16)
+    audio.write_pcm(folder / "tone.wav", tone, 16000, 16)
+    status = hybrid_vs_flac.main(["--dataset", str(folder), "--split", "all", "--wavpack"])  # no --model
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert [line.split()[0] for line in out[1:4]] == ["flac", "WavPack", "hybrid"]
+    wavpack = payload_bytes(build_coders("wavpack", ["hhx6"])[0], folder, "tone.wav")
+    assert coder_bytes(out, "WavPack -hhx6") == wavpack
+    hybrid = codec.encode(tone, 16000, 16, resolve_model(None)).container.payload_bytes
+    assert coder_bytes(out, "hybrid") == hybrid
+    against = next(line for line in out if line.startswith("  hybrid against WavPack -hhx6"))
+    assert against == (f"  hybrid against WavPack -hhx6: {100 * (wavpack / hybrid - 1):+.2f}% rate;"
+                       f" above it by more than 1%: {int(hybrid > 1.01 * wavpack)} of 1 files")
+    assert "WavPack -hhx6 file decoded and compared" in out[-1]
+
+
+def test_hybrid_vs_flac_refuses_a_missing_sac_or_wavpack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import hybrid_vs_flac
+    from tests.conftest import synth
+    from trilobyte.core import audio
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    audio.write_pcm(folder / "tone.wav", synth(1000, 1, 16), 16000, 16)
+    argv = ["--model", str(small_hybrid_model(tmp_path)), "--dataset", str(folder), "--split", "all"]
+    with pytest.raises(SystemExit) as stop:
+        hybrid_vs_flac.main([*argv, "--sac", "/nonexistent"])
+    assert stop.value.code == 2
+    assert "--sac: /nonexistent is not an executable file" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # neither wavpack nor wvunpack on it
+    with pytest.raises(SystemExit) as stop:
+        hybrid_vs_flac.main([*argv, "--wavpack"])
+    assert stop.value.code == 2
+    assert "install the Debian package wavpack" in capsys.readouterr().err
+
+
+SAC_BINARY = os.environ.get("TRILOBYTE_SAC_BINARY")
+
+
+@pytest.mark.skipif(not SAC_BINARY, reason="set TRILOBYTE_SAC_BINARY to a built sac program to run this test")
+def test_hybrid_vs_flac_with_sac_leaves_24bit_files_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("numba")
+    from baselines.classical.cli import build_coders
+    from benchmarks import hybrid_vs_flac
+    from tests.conftest import synth
+    from trilobyte.core import audio
+    from trilobyte.hybrid import codec
+
+    model = small_hybrid_model(tmp_path)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    tone, deep = synth(4000, 2, 16), synth(3000, 1, 24, seed=1)
+    audio.write_pcm(folder / "tone.wav", tone, 16000, 16)
+    audio.write_pcm(folder / "deep.wav", deep, 48000, 24)
+    status = hybrid_vs_flac.main(["--model", str(model), "--dataset", str(folder), "--split", "all",
+                                  "--sac", str(SAC_BINARY), "--jobs", "2"])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert [line.split()[0] for line in out[1:4]] == ["flac", "sac", "hybrid"]
+    sac = payload_bytes(build_coders("sac", None, Path(str(SAC_BINARY)))[0], folder, "tone.wav")
+    assert coder_bytes(out, "sac --normal") == sac
+    assert "(over the 1 file of 2 it coded; 1 file without a sac --normal figure: sac codes 8, 16-bit" in out[2]
+    hybrid = codec.encode(tone, 16000, 16, model).container.payload_bytes
+    assert coder_bytes(out, "hybrid") == hybrid + codec.encode(deep, 48000, 24, model).container.payload_bytes
+    against = next(line for line in out if line.startswith("  hybrid against sac --normal"))
+    assert against == (f"  hybrid against sac --normal over the 1 file sac coded: {100 * (sac / hybrid - 1):+.2f}%"
+                       f" rate; above it by more than 1%: {int(hybrid > 1.01 * sac)} of 1 files")
