@@ -294,6 +294,8 @@ def test_sac_refuses_24bit_audio_by_name(tmp_path: Path, caplog: pytest.LogCaptu
     coder = make_coder(SAC, binary=fake)
     with pytest.raises(UnsupportedInput, match=r"sac codes 8, 16-bit audio, not 24-bit \(sac reads 1 to 16-bit"):
         coder.check_supported(clip_from(synth(100, 1, 24), 24))
+    with pytest.raises(UnsupportedInput, match="sac codes at most 2 channels"):  # its README: mono/stereo
+        coder.check_supported(clip_from(synth(100, 3, 16), 16))
     folder = tmp_path / "deep"
     folder.mkdir()
     audio.write_pcm(folder / "a.wav", synth(2000, 1, 24), 48000, 24)

@@ -113,7 +113,7 @@ SAC = CommandCodec(
     decode=("sac", "--decode", "{input}", "{output}"),
     version=("sac",),
     presets={"default": (), "high": ("--high",), "veryhigh": ("--veryhigh",), "best": ("--best",)},
-    bit_depths=(8, 16), needs_binary=True,
+    bit_depths=(8, 16), max_channels=2, needs_binary=True,  # its README: "mono/stereo"
     depth_note="sac reads 1 to 16-bit input (its README); its release decoder did not finish on 24-bit audio",
     install_hint="build sac (state-of-the-art lossless audio compression) from its source",
     description="sac, Sebastian's lossless audio compressor",
