@@ -3,7 +3,9 @@
 The guarantee is checked with a network that ignores its inputs (one fixed logistic around the
 cascade's prediction), the harshest model: every file of the demo test splits and a few constructed
 hard cases code within 1% plus 16 bytes of ``flac -8``'s payload (its frames and 42 bytes), and decode
-exactly.
+exactly. With the shipped default model it is checked on every file of the demo test splits and, where
+the development corpus is built (``python -m trilobyte.core.devcorpus``, its data root in
+``$TRILOBYTE_DATA``), of the corpus's test split.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import pytest
 
 pytest.importorskip("numba")
 
-from trilobyte.core.datasets import get_dataset
+from trilobyte.core.datasets import DatasetError, get_dataset
 from trilobyte.core.flacblocks import encode_blocks
 from trilobyte.hybrid import codec, engine, payload
+from trilobyte.hybrid.defaults import DEFAULT_MODEL
 from trilobyte.hybrid.model import HybridModel, fixed_weights, load, quantize
 from trilobyte.hybrid.settings import HybridSettings
 
 FAST = HybridSettings(lpc_order=8, orders=(16, 8, 4), wide_orders=(16, 8, 4), history=4, hidden=(8, 8))
 DEMO = ("demo-speech", "demo-speech48", "demo-music", "demo-24bit", "demo-speech-mulaw8", "demo-speech48-linear8")
+DEV = ("dev-speech", "dev-drums", "dev-notes", "dev-sfx", "dev-field", "dev-stereo")
 FLAC_HEADER_BYTES = 42  # "fLaC" and STREAMINFO, as benchmarks/hybrid_vs_flac.py counts a FLAC payload
 
 
@@ -84,6 +88,17 @@ def test_hard_cases_stay_within_flac(fixed_dir: Path, case: int) -> None:
 def test_every_demo_test_file_stays_within_flac(fixed_dir: Path, dataset: str) -> None:
     for clip in get_dataset(dataset, split="test").clips():
         check_within_flac(fixed_dir, clip.samples.astype(np.int64), clip.sample_rate, clip.bit_depth, clip.id)
+
+
+@pytest.mark.parametrize("dataset", DEMO + DEV)
+def test_every_test_file_stays_within_flac_with_the_default_model(dataset: str) -> None:
+    try:
+        clips = list(get_dataset(dataset, split="test").clips())
+    except DatasetError as err:
+        assert dataset in DEV, err
+        pytest.skip(f"the development corpus is not built here: {err}")
+    for clip in clips:
+        check_within_flac(DEFAULT_MODEL, clip.samples.astype(np.int64), clip.sample_rate, clip.bit_depth, clip.id)
 
 
 def test_wasted_bits() -> None:
