@@ -141,15 +141,23 @@ def test_float_and_32_bit_wav_are_refused_clearly(model_dir: Path, tmp_path: Pat
     assert not path.with_suffix(".trh").exists()
 
 
-@pytest.mark.parametrize("bits", [12, 20])
-def test_odd_depth_flac_is_refused_clearly(model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                           bits: int) -> None:
+@pytest.mark.parametrize("bits,coded", [(12, 16), (20, 24), (6, 8)])
+def test_other_flac_depths_are_coded_left_justified(model_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str], bits: int, coded: int) -> None:
     from baselines.flac.codec import FlacSettings, encode
 
+    x = synth(2000, 2, bits)
     path = tmp_path / "odd.flac"
-    path.write_bytes(encode(synth(2000, 1, bits), 44100, bits, FlacSettings(5)))
-    assert cli.main([str(path), "--model", str(model_dir)]) == 1
-    assert f"{path}: bit depth must be 8, 16 or 24, not {bits}" in caplog.text
+    path.write_bytes(encode(x, 44100, bits, FlacSettings(5)))
+    assert audio.read_pcm(path)[1].bit_depth == bits
+    assert cli.main([str(path), "--model", str(model_dir)]) == 0
+    note = f"({bits}-bit audio coded as {coded}-bit, each sample times {1 << (coded - bits)}"
+    assert note in "".join(capsys.readouterr())
+    assert cli.main(["-d", str(path.with_suffix(".trh")), "-o", str(tmp_path / "back.wav"), "--model",
+                     str(model_dir)]) == 0
+    back, info = audio.read_pcm(tmp_path / "back.wav")
+    assert info.bit_depth == coded
+    assert np.array_equal(back, x.astype(np.int64) << (coded - bits))  # what flac -d writes into a WAV file
 
 
 def test_one_bad_file_fails_alone(model_dir: Path, wav: Path, tmp_path: Path) -> None:

@@ -17,13 +17,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from trilobyte.core.audio import AudioError, read_pcm, write_pcm
+from trilobyte.core.audio import SUPPORTED_BIT_DEPTHS, AudioError, AudioInfo, read_pcm, write_pcm
 from trilobyte.core.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, setup_logging
 from trilobyte.core.container import MAGIC, ContainerError
 
@@ -118,6 +118,16 @@ def read_audio(path: Path) -> tuple[np.ndarray, Any]:
             raise AudioError(str(err).replace(str(temp), "standard input")) from err
 
 
+def left_justify(samples: np.ndarray, info: AudioInfo) -> tuple[np.ndarray, AudioInfo]:
+    """Audio of a depth below 24 that the codecs do not take (FLAC's 4 to 23 bits but 8 and 16) in the next
+    depth they take, each sample scaled by the power of two between (left-justified, as ``flac -d`` writes
+    such audio into a WAV file); other audio as it is. Exact both ways: the low bits are zero."""
+    if info.bit_depth in SUPPORTED_BIT_DEPTHS or info.bit_depth > max(SUPPORTED_BIT_DEPTHS):
+        return samples, info
+    target = min(d for d in SUPPORTED_BIT_DEPTHS if d > info.bit_depth)
+    return np.asarray(samples, dtype=np.int64) << (target - info.bit_depth), replace(info, bit_depth=target)
+
+
 def for_each(inputs: list[Path], errors: tuple[type[Exception], ...], action: Callable[[Path], str],
              report: Callable[[str], None] = print) -> int:
     """Run ``action`` on each file and ``report`` its line; a failing file is logged and the next one goes on."""
@@ -151,11 +161,16 @@ def encode_files(codec: FileCodec, args: argparse.Namespace) -> int:
             raise FileCommandError(f"{path}: already coded; decode it with -d (or the decode command)")
         out = None if stdout else output_path(path, args.output, codec.suffix, args.force)
         samples, info = read_audio(path)
+        depth = info.bit_depth
+        samples, info = left_justify(samples, info)
         encoded = codec.encode(samples, info)
         seconds = info.num_samples / info.sample_rate
-        rate = samples.size * info.bit_depth / encoded.payload_bits
+        rate = samples.size * depth / encoded.payload_bits
         line = (f"{path}: wrote {len(encoded.data)} bytes ({encoded.payload_bits // 8} payload +"
                 f" {encoded.container_bits // 8} container), rate {rate:.4f}")
+        if depth != info.bit_depth:
+            line += (f" ({depth}-bit audio coded as {info.bit_depth}-bit, each sample times"
+                     f" {1 << (info.bit_depth - depth)}: it decodes to that {info.bit_depth}-bit audio)")
         if codec.describe is not None:
             line += ", " + codec.describe(encoded, samples, info)
         line += f", encode {seconds / encoded.seconds:.3f}x realtime"

@@ -35,8 +35,10 @@ EPILOG = f"""examples:
   {PROG} -d - < x.trh > y.wav
   {PROG} -c song.flac | ...        -c writes to standard output
 
-Input: WAV, AIFF or FLAC (FLAC through libFLAC), 8, 16 or 24-bit integer PCM, mono or stereo; anything
-else (float or 32-bit audio, other depths, more channels) is refused with the reason. Without --model the
+Input: WAV, AIFF or FLAC (FLAC through libFLAC), 8, 16 or 24-bit integer PCM, mono or stereo. FLAC's other
+depths up to 24 bits are coded in the next of 8, 16 and 24 bits with each sample left-justified (as flac -d
+writes them into WAV files), and decode to that. Anything else (float or 32-bit audio, more channels) is
+refused with the reason. Without --model the
 model installed with the package is used; a .trh file decodes only with the model that wrote it.
 The older form, a command first, works too (info prints a file's header):
   python -m trilobyte.hybrid encode|decode|test|info [options] FILE...
