@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,14 @@ import torch
 from baselines.llm_incontext import kvcache
 from baselines.llm_incontext import models as llm_models
 from baselines.llm_incontext.cli import main, parse_mappings
-from baselines.llm_incontext.method import METHOD, InContextLLM, LLMSettings, draw_chunks
+from baselines.llm_incontext.method import (
+    CODED_BATCH_SIZE,
+    IDEAL_BATCH_SIZE,
+    METHOD,
+    InContextLLM,
+    LLMSettings,
+    draw_chunks,
+)
 from baselines.llm_incontext.scoring import (
     PRECISION,
     StepwisePredictor,
@@ -159,6 +167,35 @@ def test_step_cache_with_a_capacity_is_allocated_once(loaded):
     np.testing.assert_allclose(step.probs.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(np.log(step.probs), step.log_probs, atol=1e-5)
     assert step.bits(1, 7) == pytest.approx(-np.log2(step.probs[1, 7]), rel=1e-5)
+
+
+def test_cache_bytes_per_position_and_the_rows_that_fit(loaded):
+    model, _, bos = loaded
+    stepper = StepwisePredictor(model, 3, bos, capacity=5)
+    for _ in range(5):
+        stepper.step([bos] * 3)
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in stepper.cache.layers)
+    assert held == 3 * 5 * kvcache.cache_bytes_per_position(model)
+    memory = kvcache.device_memory(torch.device("cpu"))
+    assert memory and memory > 1 << 30
+    per_row = 1000 * kvcache.cache_bytes_per_position(model)
+    assert kvcache.rows_that_fit(model, 1000, torch.device("cpu")) == memory // kvcache.MEMORY_SHARE // per_row
+
+
+def test_a_coded_batch_that_would_not_fit_is_made_smaller(tiny_llama, speech8, monkeypatch, caplog):
+    dataset = get_dataset(str(speech8), bit_depth=8)
+    settings = {"model": str(tiny_llama), "mapping": "bytes", "chunks": 4, "chunk_samples": 256}
+    whole = InContextLLM(LLMSettings(coded=True, **settings)).estimate_rate(dataset)
+    assert LLMSettings(coded=True).batch_size == CODED_BATCH_SIZE and LLMSettings().batch_size == IDEAL_BATCH_SIZE
+    model = InContextLLM(LLMSettings(**settings)).load().model
+    two_rows = 2 * 256 * kvcache.cache_bytes_per_position(model) * kvcache.MEMORY_SHARE
+    monkeypatch.setattr(kvcache, "device_memory", lambda device: two_rows)  # a machine with little memory
+    with caplog.at_level(logging.WARNING):
+        capped = InContextLLM(LLMSettings(coded=True, **settings)).estimate_rate(dataset)
+    assert f"--coded steps 2 chunks together, not --batch-size {CODED_BATCH_SIZE}" in caplog.text
+    assert len(capped.ok_files) == 4  # every chunk coded, decoded and compared, two at a time
+    for a, b in zip(whole.files, capped.files, strict=True):  # the batch's shape moves only the last digits
+        assert abs(a.compressed_bits - b.compressed_bits) <= 64
 
 
 def test_step_cache_only_for_full_attention(loaded):

@@ -23,7 +23,7 @@ from baselines.llm_incontext.mappings import (
     bytes_to_unicode,
     pcm_to_bytes,
 )
-from baselines.llm_incontext.scoring import PRECISION, categorical, quantize_pmf
+from baselines.llm_incontext.scoring import PRECISION, categorical, quantize_floors, quantize_pmf
 from tests.conftest import synth
 from tests.llm_tiny import MISSING_BYTES, bytelevel_tokenizer, llama_tokenizer
 
@@ -159,15 +159,26 @@ def test_quantize_pmf_is_exact_and_deterministic():
     assert weights.dtype == np.int64 and weights.min() >= 1
     assert np.all(weights.sum(axis=1) == 1 << PRECISION)
     assert np.array_equal(weights, quantize_pmf(probs.copy()))
+    # the formula, written out: floor(p / sum * free) + 1, the rest to the most probable token
+    free = (1 << PRECISION) - probs.shape[1]
+    expected = np.floor(probs / probs.sum(axis=1, keepdims=True) * free).astype(np.int64) + 1
+    top = probs.argmax(axis=1)
+    expected[np.arange(3), top] += (1 << PRECISION) - expected.sum(axis=1)
+    assert np.array_equal(weights, expected)
+    # float32 probabilities (the coder's) give weights of the same kind
+    single = quantize_pmf(probs.astype(np.float32))
+    assert np.all(single.sum(axis=1) == 1 << PRECISION) and np.abs(single - weights).max() <= 2
     # constriction codes with exactly these weights: a symbol costs -log2(w / 2**24) bits
+    floors = quantize_floors(probs)
+    assert np.array_equal(floors + 1, weights)
     symbols = [int(np.argmin(w)) for w in weights] * 20
     encoder = constriction.stream.queue.RangeEncoder()
     for i, s in enumerate(symbols):
-        encoder.encode(s, categorical(weights[i % 3]))
+        encoder.encode(s, categorical(floors[i % 3]))
     ideal = -sum(np.log2(weights[i % 3][s] / (1 << PRECISION)) for i, s in enumerate(symbols))
     assert ideal <= encoder.num_bits() <= ideal + 64
     decoder = constriction.stream.queue.RangeDecoder(encoder.get_compressed())
-    assert [int(decoder.decode(categorical(weights[i % 3]))) for i in range(len(symbols))] == symbols
+    assert [int(decoder.decode(categorical(floors[i % 3]))) for i in range(len(symbols))] == symbols
 
 
 # -- the default model's package

@@ -15,9 +15,11 @@ keys and values, which doubling would briefly make 4.5 GB.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 INITIAL_CAPACITY = 64  # positions a layer's buffer holds before it first grows
+MEMORY_SHARE = 4  # a coded batch's keys and values may take up to 1/MEMORY_SHARE of the device's memory
 
 
 def _transformers_cache() -> tuple[Any, Any] | None:
@@ -105,3 +107,33 @@ def step_cache(model: Any, capacity: int | None = None) -> Any:
     cache_class, dynamic_layer = found
     layer = functools.partial(_growing_layer_class(dynamic_layer), capacity or 0)
     return cache_class(layer_class_to_replicate=layer)
+
+
+def cache_bytes_per_position(model: Any) -> int:
+    """Bytes of keys and values one position of one row takes in every layer."""
+    config = model.config
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    element = next(model.parameters()).element_size()
+    return config.num_hidden_layers * 2 * heads * head_dim * element
+
+
+def device_memory(device: Any) -> int | None:
+    """Bytes of memory on ``device`` (a CUDA device's own, else the machine's), None where unknown."""
+    if getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def rows_that_fit(model: Any, positions: int, device: Any) -> int | None:
+    """How many rows of ``positions`` cached positions fit in 1/MEMORY_SHARE of the device's memory (at
+    least 1); None where the memory is unknown."""
+    memory = device_memory(device)
+    if memory is None:
+        return None
+    return max(1, memory // MEMORY_SHARE // (positions * cache_bytes_per_position(model)))

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from baselines.llm_incontext import kvcache
 from baselines.llm_incontext import models as llm_models
 from baselines.llm_incontext.mappings import (
     BYTE_ORDERS,
@@ -51,7 +52,13 @@ from baselines.llm_incontext.mappings import (
     pcm_to_bytes,
 )
 from baselines.llm_incontext.report import incontext_report
-from baselines.llm_incontext.scoring import context_length, decode_chunks, encode_chunks, score_sequences
+from baselines.llm_incontext.scoring import (
+    context_length,
+    decode_chunks,
+    encode_chunks,
+    model_device,
+    score_sequences,
+)
 from trilobyte.core.datasets import AudioClip, Dataset, DatasetError
 from trilobyte.core.environment import environment
 from trilobyte.core.protocol import FileRate, LosslessError, RateResult
@@ -133,10 +140,10 @@ def draw_chunks(dataset: Dataset, count: int, chunk_samples: int, seed: int) -> 
 
 
 IDEAL_BATCH_SIZE = 4  # a forward pass over whole chunks is bound by arithmetic: more rows gain little
-# A coded step feeds one token per chunk and reads every weight for it: 64 chunks share those reads
-# (coded/ideal time per chunk 11x at 4, 4.9x at 16; benchmarks/README.md), for about 47 MB of cached keys
-# and values per 1,024-token chunk of SmolLM2-135M.
-CODED_BATCH_SIZE = 64
+# A coded step feeds one token per chunk and reads every weight for it: 128 chunks share those reads
+# (coded/ideal CPU time per chunk 11x at 4, 3.4x at 64; benchmarks/README.md), for about 47 MB of cached
+# keys and values per 1,024-token chunk of SmolLM2-135M (6 GB); fewer where that does not fit.
+CODED_BATCH_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,7 @@ class InContextLLM:
         self._loaded: _Loaded | None = None
         self._clip: AudioClip | None = None
         self._clip_position = -1
+        self._capped = False  # the coded batch was made smaller to fit the device's memory (said once)
 
     @property
     def mode(self) -> str:
@@ -343,11 +351,29 @@ class InContextLLM:
             )
         return rows
 
+    def _coded_rows(self, ready: list[_Prepared]) -> int:
+        """Chunks stepped together: ``batch_size``, or fewer where their key/value cache would take more
+        than a quarter of the device's memory (said once)."""
+        loaded = self.load()
+        positions = max(len(p.ids) for p in ready)
+        fit = kvcache.rows_that_fit(loaded.model, positions, model_device(loaded.model))
+        if fit is None or fit >= self.settings.batch_size:
+            return self.settings.batch_size
+        if not self._capped:
+            log.warning(
+                "--coded steps %d chunks together, not --batch-size %d: the key/value cache of %d chunks of"
+                " %d tokens would take more than a quarter of this device's memory",
+                fit, self.settings.batch_size, self.settings.batch_size, positions,
+            )
+            self._capped = True
+        return fit
+
     def _code_coded(self, ready: list[_Prepared]) -> dict[str, FileRate]:
         loaded = self.load()
         rows = {}
-        for start in range(0, len(ready), self.settings.batch_size):
-            batch = ready[start : start + self.settings.batch_size]
+        step = self._coded_rows(ready)
+        for start in range(0, len(ready), step):
+            batch = ready[start : start + step]
             id_lists = [p.ids for p in batch]
             streams, scored = encode_chunks(loaded.model, id_lists, loaded.bos_id)
             # The decoder sees only the streams, the token counts and the side bits.
