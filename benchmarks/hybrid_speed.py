@@ -1,10 +1,13 @@
-"""Speed of the hybrid codec on one core beside ``flac -8`` and the GPT-2 codec, on the same file in one run.
+"""Speed of the hybrid codec on one core beside ``flac -8``, sac and the GPT-2 codec, on the same file in one run.
 
-    python benchmarks/hybrid_speed.py --model DIR [--seconds 10] [--gpt2-seconds 0.2]
+    python benchmarks/hybrid_speed.py [--model DIR] [--seconds 10] [--gpt2-seconds 0.2] [--sac PATH]
 
 The file is 44.1 kHz 16-bit stereo: the longest stereo clip of the demo music test split (repeated to
 ``--seconds``). Hybrid: the whole file through the codec (independent frames, one process, numba kernels
-compiled beforehand). FLAC: libFLAC -8 through pyflac, decoded by libsndfile. GPT-2: the Trilobyte codec
+compiled beforehand), with ``--model``'s folder or the default model installed with the package. FLAC:
+libFLAC -8 through pyflac, decoded by libsndfile. sac (``--sac PATH``, a built sac program): ``--normal``,
+its encoder's and decoder's own run times through :mod:`baselines.classical` (which writes the WAV, runs
+both and compares the decode bit for bit). GPT-2: the Trilobyte codec
 with a tiny randomly initialised model (its speed does not depend on training) on the first
 ``--gpt2-seconds`` of the file. x realtime = audio seconds per second; samples/s counts every channel.
 """
@@ -63,6 +66,18 @@ def flac(x: np.ndarray) -> None:
     line("flac -8 (libFLAC)", x, mid - start, end - mid, 8 * len(data))
 
 
+def sac(x: np.ndarray, binary: str) -> None:
+    from pathlib import Path
+
+    from baselines.classical.codecs import SAC
+    from baselines.classical.commands import make_coder
+    from trilobyte.core.datasets import AudioClip
+
+    clip = AudioClip("music", Path("music.wav"), x, 44100, 16, "music", "music")
+    row = make_coder(SAC, binary=binary).code_file(clip)  # encoded, decoded and compared
+    line("sac --normal", x, row.extra["encode_seconds"], row.extra["decode_seconds"], row.compressed_bits)
+
+
 def gpt2(x: np.ndarray, seconds: float) -> None:
     import torch
 
@@ -87,14 +102,25 @@ def gpt2(x: np.ndarray, seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a hybrid model folder")
+    parser.add_argument("--model", default=None, help="a hybrid model folder (default: the installed default model)")
     parser.add_argument("--seconds", type=float, default=10.0, help="audio seconds (default: 10)")
     parser.add_argument("--gpt2-seconds", type=float, default=0.2, help="seconds the GPT-2 codec codes (0: skip)")
+    parser.add_argument("--sac", default=None, metavar="PATH", help="a built sac program: time it too")
     args = parser.parse_args(argv)
+    if args.sac is not None and not (os.path.isfile(args.sac) and os.access(args.sac, os.X_OK)):
+        parser.error(f"--sac: {args.sac} is not an executable file")
+    from trilobyte.hybrid.defaults import NoDefaultModel, resolve_model
+
+    try:
+        model = str(resolve_model(args.model))
+    except NoDefaultModel as err:
+        parser.error(str(err))
     x = stereo_music(args.seconds)
     print(f"44.1 kHz 16-bit stereo, {args.seconds:g} s; one process, one thread each")
-    hybrid(x, args.model)
+    hybrid(x, model)
     flac(x)
+    if args.sac is not None:
+        sac(x, args.sac)
     if args.gpt2_seconds > 0:
         gpt2(x, args.gpt2_seconds)
 

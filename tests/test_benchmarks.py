@@ -214,3 +214,22 @@ def test_hybrid_vs_flac_with_sac_leaves_24bit_files_out(tmp_path: Path, capsys: 
     against = next(line for line in out if line.startswith("  hybrid against sac --normal"))
     assert against == (f"  hybrid against sac --normal over the 1 file sac coded: {100 * (sac / hybrid - 1):+.2f}%"
                        f" rate; above it by more than 1%: {int(hybrid > 1.01 * sac)} of 1 files")
+
+
+def test_hybrid_speed_with_the_default_model_and_flac(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import hybrid_speed
+
+    hybrid_speed.main(["--seconds", "0.3", "--gpt2-seconds", "0"])
+    out = capsys.readouterr().out
+    assert "hybrid (1 process)" in out and "flac -8 (libFLAC)" in out and "sac" not in out
+    with pytest.raises(SystemExit) as exit_:
+        hybrid_speed.main(["--sac", "/nonexistent/sac"])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.skipif(not SAC_BINARY, reason="set TRILOBYTE_SAC_BINARY to a built sac program to run this test")
+def test_hybrid_speed_times_sac_beside_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import hybrid_speed
+
+    hybrid_speed.main(["--seconds", "0.3", "--gpt2-seconds", "0", "--sac", str(SAC_BINARY)])
+    assert "sac --normal" in capsys.readouterr().out
