@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs = outside_model_costs(model, bos, coded_batches[0], chunks[0])
     outside = costs["softmax"] + costs["quantize"] + costs["code"]
     print(
-        f"per token outside the model: softmax {costs['softmax'] * 1e6:,.0f} us, quantize_pmf"
+        f"per token outside the model: softmax {costs['softmax'] * 1e6:,.0f} us, quantize_floors"
         f" {costs['quantize'] * 1e6:,.0f} us, categorical + code {costs['code'] * 1e6:,.0f} us"
         f" ({outside * 1e3:.2f} ms, {outside / costs['step']:.1%} of the model's {costs['step'] * 1e3:.1f} ms"
         f" step per token, {2**PRECISION:,} total weight over {model.config.vocab_size:,} tokens)"
