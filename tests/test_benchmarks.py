@@ -214,6 +214,13 @@ def test_hybrid_vs_flac_with_sac_leaves_24bit_files_out(tmp_path: Path, capsys: 
     against = next(line for line in out if line.startswith("  hybrid against sac --normal"))
     assert against == (f"  hybrid against sac --normal over the 1 file sac coded: {100 * (sac / hybrid - 1):+.2f}%"
                        f" rate; above it by more than 1%: {int(hybrid > 1.01 * sac)} of 1 files")
+    assert "every sac --normal file decoded and compared" in out[-1]
+    # a dataset sac coded nothing of: no claim that its files were decoded and compared
+    (folder / "tone.wav").unlink()
+    assert hybrid_vs_flac.main(["--model", str(model), "--dataset", str(folder), "--split", "all",
+                                "--sac", str(SAC_BINARY)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "sac --normal" not in last and "hybrid file decoded" not in last
 
 
 def test_hybrid_speed_with_the_default_model_and_flac(capsys: pytest.CaptureFixture[str]) -> None:
