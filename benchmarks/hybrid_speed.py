@@ -18,8 +18,15 @@ import argparse
 import os
 import tempfile
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from benchmarks.hybrid_vs_flac import SAC, classical_coders
+
+if TYPE_CHECKING:
+    from baselines.classical.commands import CommandCoder
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
@@ -66,15 +73,13 @@ def flac(x: np.ndarray) -> None:
     line("flac -8 (libFLAC)", x, mid - start, end - mid, 8 * len(data))
 
 
-def sac(x: np.ndarray, binary: str) -> None:
+def sac(x: np.ndarray, coder: CommandCoder) -> None:
     from pathlib import Path
 
-    from baselines.classical.codecs import SAC
-    from baselines.classical.commands import make_coder
     from trilobyte.core.datasets import AudioClip
 
     clip = AudioClip("music", Path("music.wav"), x, 44100, 16, "music", "music")
-    row = make_coder(SAC, binary=binary).code_file(clip)  # encoded, decoded and compared
+    row = coder.code_file(clip)  # encoded, decoded and compared
     line("sac --normal", x, row.extra["encode_seconds"], row.extra["decode_seconds"], row.compressed_bits)
 
 
@@ -105,10 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="a hybrid model folder (default: the installed default model)")
     parser.add_argument("--seconds", type=float, default=10.0, help="audio seconds (default: 10)")
     parser.add_argument("--gpt2-seconds", type=float, default=0.2, help="seconds the GPT-2 codec codes (0: skip)")
-    parser.add_argument("--sac", default=None, metavar="PATH", help="a built sac program: time it too")
+    parser.add_argument("--sac", type=Path, default=None, metavar="PATH", help="a built sac program: time it too")
     args = parser.parse_args(argv)
-    if args.sac is not None and not (os.path.isfile(args.sac) and os.access(args.sac, os.X_OK)):
-        parser.error(f"--sac: {args.sac} is not an executable file")
+    others = dict(classical_coders(parser, False, args.sac))  # sac as hybrid_vs_flac.py builds it
     from trilobyte.hybrid.defaults import NoDefaultModel, resolve_model
 
     try:
@@ -119,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"44.1 kHz 16-bit stereo, {args.seconds:g} s; one process, one thread each")
     hybrid(x, model)
     flac(x)
-    if args.sac is not None:
-        sac(x, args.sac)
+    if SAC in others:
+        sac(x, others[SAC])
     if args.gpt2_seconds > 0:
         gpt2(x, args.gpt2_seconds)
 

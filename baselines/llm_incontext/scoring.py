@@ -27,7 +27,7 @@ token's pass through the weights plus attention over the tokens fed so far. On a
 bound by reading the weights (540 MB in float32 for SmolLM2-135M), which costs nearly the same for one
 row as for four: more chunks per batch make the coded mode cheaper per chunk (the coded mode's default
 batch is 128), while the ideal mode's forward pass is bound by arithmetic. The coder's cache is sized to
-its chunks' length from the start. The work around a step (a float32 softmax, :func:`quantize_pmf`, the
+its chunks' length from the start. The work around a step (a float32 softmax, :func:`quantize_floors`, the
 categorical model, the coder) is a few percent of it (``benchmarks/llm_incontext_speed.py``).
 """
 
