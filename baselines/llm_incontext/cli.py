@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"chunks per forward pass (default: {IDEAL_BATCH_SIZE}); with --coded, chunks stepped together, which"
         f" share each step's reads of the weights (default: {CODED_BATCH_SIZE}, fewer where their key/value cache"
-        " would take more than a quarter of the device's memory: about 47 MB per 1,024-token chunk of SmolLM2-135M)",
+        " would take more than a quarter of the device's memory: about 24 MB per 1,024-token chunk of SmolLM2-135M)",
     )
     parser.add_argument("--dtype", choices=llm_models.DTYPES, default="float32", help="model dtype (default: float32)")
     parser.add_argument(
