@@ -141,7 +141,7 @@ def draw_chunks(dataset: Dataset, count: int, chunk_samples: int, seed: int) -> 
 
 IDEAL_BATCH_SIZE = 4  # a forward pass over whole chunks is bound by arithmetic: more rows gain little
 # A coded step feeds one token per chunk and reads every weight for it: 128 chunks share those reads
-# (coded/ideal CPU time per chunk 11x at 4, 3.4x at 64; benchmarks/README.md), for about 24 MB of cached
+# (coded/ideal CPU time per chunk 11x at 4, 2.3x at 128; benchmarks/README.md), for about 24 MB of cached
 # keys and values (bfloat16) per 1,024-token chunk of SmolLM2-135M (3 GB); fewer where that does not fit.
 CODED_BATCH_SIZE = 128
 
