@@ -74,8 +74,6 @@ def flac(x: np.ndarray) -> None:
 
 
 def sac(x: np.ndarray, coder: CommandCoder) -> None:
-    from pathlib import Path
-
     from trilobyte.core.datasets import AudioClip
 
     clip = AudioClip("music", Path("music.wav"), x, 44100, 16, "music", "music")

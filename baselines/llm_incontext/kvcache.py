@@ -19,6 +19,7 @@ products over a strided prefix copy it first; a whole buffer is read in place, a
 positions fed). Encoder and decoder step through the same shapes, so they compute the same numbers;
 against float32 keys and values a token's cost moves by hundredths of a bit, a chunk's by about 0.01%.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,7 @@ def _growing_layer_class(dynamic_layer: Any) -> type:
 
         def __init__(self, capacity: int = 0, dtype: Any = None, page: int = 0) -> None:
             super().__init__()
-            self.initial_capacity = 0 if page else capacity
+            self.initial_capacity = capacity
             self.storage_dtype = dtype
             self.page = page
 
@@ -63,8 +64,8 @@ def _growing_layer_class(dynamic_layer: Any) -> type:
             size = self.initial_capacity
             dtype = self.storage_dtype or key_states.dtype
             shape = (*key_states.shape[:2], size, key_states.shape[-1])
-            # zeros: a step's attention reads whole buffers (the positions not yet fed weigh nothing, and
-            # must not be NaN)
+            # zeros: the half cache's attention reads whole buffers (the positions not yet fed weigh
+            # nothing there, and must not be NaN)
             self.key_buffer = key_states.new_zeros(shape, dtype=dtype)
             self.value_buffer = value_states.new_zeros(shape, dtype=dtype)
             self.keys = self.key_buffer

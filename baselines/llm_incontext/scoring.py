@@ -24,12 +24,13 @@ decodes every chunk again that way and compares it bit-exactly.
 
 Speed: the KV cache (:mod:`baselines.llm_incontext.kvcache`) appends in place, so a step costs one
 token's pass through the weights plus attention over the tokens fed so far (keys and values in bfloat16
-for a float32 model: half the bytes to read, the coded rate within about 0.01% of float32's). On a CPU that step is
-bound by reading the weights (540 MB in float32 for SmolLM2-135M), which costs nearly the same for one
-row as for four: more chunks per batch make the coded mode cheaper per chunk (the coded mode's default
-batch is 128), while the ideal mode's forward pass is bound by arithmetic. The coder's cache is sized to
-its chunks' length from the start. The work around a step (a float32 softmax, :func:`quantize_floors`, the
-categorical model, the coder) is a few percent of it (``benchmarks/llm_incontext_speed.py``).
+for a float32 model: half the bytes to read, the coded rate within about 0.01% of float32's). On a CPU
+that step is bound by reading the weights (540 MB in float32 for SmolLM2-135M), which costs nearly the
+same for one row as for four: more chunks per batch make the coded mode cheaper per chunk (the coded
+mode's default batch is 128), while the ideal mode's forward pass is bound by arithmetic. A float32 cache
+is sized to the chunks' length from the start; a bfloat16 one grows a page of positions at a time. The
+work around a step (a float32 softmax, :func:`quantize_floors`, the categorical model, the coder) is a
+few percent of it (``benchmarks/llm_incontext_speed.py``).
 """
 
 from __future__ import annotations
