@@ -1,4 +1,4 @@
-"""Never much worse than FLAC: wasted low bits, per-block FLAC fallback and the layout-2 payload.
+"""Never much worse than FLAC: wasted low bits, per-block FLAC fallback and the frame payload.
 
 The guarantee is checked with a network that ignores its inputs (one fixed logistic around the
 cascade's prediction), the harshest model: every file of the demo test splits and a few constructed
@@ -113,9 +113,9 @@ def test_the_payload_layout(fixed_dir: Path) -> None:
     x = np.round(np.sin(np.arange(3 * 4096 + 100) / 9)[:, None] * 3000).astype(np.int64) << 3
     x[4096:8192] = rng.integers(-32768, 32768, size=(4096, 1)) & -8  # noise: FLAC's verbatim wins
     data = payload.encode_payload(model, x, 16, 44100)
-    w, count = data[0], int.from_bytes(data[1:5], "little")
+    head, count = data[0], int.from_bytes(data[1:5], "little")
     bitmap = data[5 + 4 * count]
-    assert (w, bitmap) == (3, 0b0010)
+    assert (head, bitmap) == (3, 0b0010)  # 3 wasted bits, no value table
     flac = encode_blocks(x, 44100, 16)[1]
     assert len(flac) > 128 and data[6 + 4 * count:] == bytes([0x80]) + len(flac).to_bytes(2, "little") + flac
     assert [payload.unpack_length(payload.pack_length(n), 0) for n in (0, 127, 128, 70000)] == [
@@ -148,11 +148,12 @@ def test_observed_blocks_leave_the_state_as_coding_them_would(fixed_dir: Path) -
 def test_the_header_names_the_layout_and_old_files_are_layout_1(fixed_dir: Path) -> None:
     x = fade(8000, 0.3)
     header = codec.encode(x, 8000, 24, fixed_dir).container.header
-    assert (header["coding"]["layout"], header["coding"]["block"]) == (2, 4096)
+    assert (header["coding"]["layout"], header["coding"]["block"]) == (3, 4096)
     old = dict(header, coding={k: v for k, v in header["coding"].items() if k not in ("layout", "block")})
     assert codec.stream_info(old).layout == 1
-    with pytest.raises(codec.container.ContainerError, match="layout 3"):
-        codec.stream_info(dict(header, coding=dict(header["coding"], layout=3)))
+    assert codec.stream_info(dict(header, coding=dict(header["coding"], layout=2))).layout == 2
+    with pytest.raises(codec.container.ContainerError, match="layout 4"):
+        codec.stream_info(dict(header, coding=dict(header["coding"], layout=4)))
 
 
 def test_both_presets_fall_back(fixed_dir: Path) -> None:

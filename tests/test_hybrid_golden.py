@@ -29,13 +29,20 @@ def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
     assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
 
 
-def test_the_manifest_covers_both_frame_layouts() -> None:
+def test_the_manifest_covers_every_frame_layout() -> None:
     layouts = {f["file"]: codec.stream_info(codec.read_header((GOLDEN / f["file"]).read_bytes())).layout
                for f in MANIFEST["files"]}
     layout2 = {name for name, layout in layouts.items() if layout == 2}
+    layout3 = {name for name, layout in layouts.items() if layout == 3}
     assert layout2 == {"layout2-wasted-44k16-stereo.trh", "layout2-flac-block-22k16-mono.trh",
                        "layout2-flac-block-48k24-wide.trh"} | {f["file"] for f in MANIFEST["files"]
-                                                                 if f["model"] == "default"}
+                                                                 if f["model"] == "default"} - layout3
+    assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh"}
+    assert set(layouts.values()) == {1, 2, 3}
+    # every frame of the layout-3 files codes its channels among their value tables
+    for name in layout3:
+        frames = codec.parse((GOLDEN / name).read_bytes()).frames
+        assert all(f.payload[0] >> 6 in (1, 3) for f in frames)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["files"], ids=lambda e: e["file"])

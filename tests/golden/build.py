@@ -151,6 +151,20 @@ def default_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def layout3_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """Files with value tables (frame layout 3), coded with the frozen default model, as :func:`sources`."""
+    notes = (hires("hires-96k24-a.flac", 22050, 16, 2.0, 1.0, 1) >> 7) * 67  # one value in 67 used
+    left = (hires("hires-96k24-a.flac", 44100, 16, 3.0, 0.5, 1) >> 6) * 37
+    right = (hires("hires-96k24-b.flac", 44100, 16, 2.0, 0.5, 1) >> 5) * 19
+    return [
+        ("layout3-values-22k16-mono", "default", notes, 22050, 16,
+         "CC0 recording hires-96k24-a at 9 bits, times 67 (a sparse value set), 16-bit 22.05 kHz mono"),
+        ("layout3-values-44k16-stereo", "default", np.concatenate([left, right], axis=1), 44100, 16,
+         "CC0 recordings hires-96k24-a at 10 bits times 37 and hires-96k24-b at 11 bits times 19,"
+         " 16-bit 44.1 kHz stereo"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -160,8 +174,8 @@ def copy_model(source: Path, target: Path) -> str:
 
 def main(models_dir: Path | None) -> None:
     """Copy the models from ``models_dir`` (when given) and write every golden file not yet written; a
-    file already here is kept as it is (the layout-1 ones can no longer be written: the codec writes
-    layout 2)."""
+    file already here is kept as it is (the layout-1 and layout-2 ones can no longer be written: the codec
+    writes layout 3)."""
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
@@ -171,7 +185,8 @@ def main(models_dir: Path | None) -> None:
     manifest = json.loads((HERE / "manifest.json").read_text()) if (HERE / "manifest.json").exists() else {}
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
-    for stem, model, samples, rate, bits, description in sources() + layout2_sources() + default_sources():
+    every = sources() + layout2_sources() + default_sources() + layout3_sources()
+    for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue
         encoded = codec.encode(samples, rate, bits, HERE / "model" / model)

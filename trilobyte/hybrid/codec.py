@@ -4,9 +4,10 @@ The file is the ``.trb`` layout (magic, version, JSON header, header CRC, seek t
 payload and PCM CRC32s, payloads) with header format ``trilobyte-hybrid``: the model's id, the kernel's
 table digest, the audio format, the frame layout and the PCM's MD5. Frames of ``frame_samples`` samples
 are coded independently (all state starts from zero), so they are encoded and decoded in parallel
-processes. A frame is written in layout 2 (:mod:`trilobyte.hybrid.payload`: wasted low bits, and blocks
-that FLAC codes in fewer bits left to FLAC); files whose header names no layout are layout 1 (a frame is
-the kernel's words alone) and decode as they always did.
+processes. A frame is written in layout 3 (:mod:`trilobyte.hybrid.payload`: wasted low bits, channels
+coded among the values they use, and blocks that FLAC codes in fewer bits left to FLAC); layout-2 files
+(the same without value tables) and files whose header names no layout (layout 1: a frame is the
+kernel's words alone) decode as they always did.
 
 Unlike the GPT-2 codec, nothing here depends on the machine: the kernel is integer arithmetic only,
 so a file decodes bit for bit on any CPU, OS, thread count or library version.
@@ -90,9 +91,11 @@ def _encode_job(job: tuple[str, np.ndarray, int, int, bool]) -> bytes:
 
 def _decode_job(job: tuple[str, bytes, int, int, int, int, int, int]) -> np.ndarray:
     directory, data, length, channels, bit_depth, sample_rate, layout, index = job
-    decode_frame = engine.decode_frame if layout == 1 else payload.decode_payload
+    model = get_model(directory)
     try:
-        return decode_frame(get_model(directory), data, length, channels, bit_depth, sample_rate)
+        if layout == 1:
+            return engine.decode_frame(model, data, length, channels, bit_depth, sample_rate)
+        return payload.decode_payload(model, data, length, channels, bit_depth, sample_rate, layout)
     except engine.FrameError as err:
         raise CodecError(f"frame {index}: {err}") from err
 
@@ -152,7 +155,7 @@ class StreamInfo:
     frame_samples: int
     frame_count: int
     model_id: str
-    layout: int  # 1: a frame is the kernel's words; 2: trilobyte.hybrid.payload's layout
+    layout: int  # 1: a frame is the kernel's words; 2 and 3: trilobyte.hybrid.payload's layouts
 
 
 def stream_info(header: dict[str, Any]) -> StreamInfo:
@@ -165,9 +168,10 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
         block = int(coding.get("block", engine.BLOCK))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise container.ContainerError(f"header lacks a valid field ({err!r})") from err
-    if info.layout not in (1, payload.LAYOUT) or block != engine.BLOCK:
+    if info.layout not in (1, *payload.LAYOUTS) or block != engine.BLOCK:
         raise container.ContainerError(f"file needs frame layout {info.layout} with blocks of {block} samples;"
-                                       f" this decoder reads layouts 1 and {payload.LAYOUT} with {engine.BLOCK}")
+                                       f" this decoder reads layouts 1, {', '.join(map(str, payload.LAYOUTS))}"
+                                       f" with {engine.BLOCK}")
     if coding.get("kernel") != KERNEL or coding.get("tables") != tables_digest():
         raise container.ContainerError(
             f"file needs kernel {coding.get('kernel')!r} with tables {coding.get('tables')!r}; this decoder has"

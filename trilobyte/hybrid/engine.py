@@ -43,16 +43,51 @@ def stereo_mode(x: np.ndarray) -> int:
     return int(np.argmin(pairs))  # the first of equal costs
 
 
+def joint_mode(model: HybridModel, x: np.ndarray, stereo: int | None = None) -> int:
+    """The stereo mode the kernel codes ``x`` in: ``stereo`` (else :func:`stereo_mode`'s) where the model
+    has stereo modes and ``x`` two channels, else 0."""
+    if x.shape[1] != 2 or not model.settings.stereo_modes:
+        return 0
+    return stereo_mode(x) if stereo is None else stereo
+
+
+def coded_channels(x: np.ndarray, joint: int) -> np.ndarray:
+    """The channels the kernel codes for ``x`` ``(n, channels)`` in stereo mode ``joint`` (its ``split``)."""
+    if joint == 1:
+        return np.stack([x[:, 0], x[:, 1] - x[:, 0]], axis=1)
+    if joint == 2:
+        return np.stack([(x[:, 0] + x[:, 1]) >> 1, x[:, 0] - x[:, 1]], axis=1)
+    return x
+
+
+def table_arrays(tables: list[np.ndarray | None] | None, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's ``values`` ``(channels, K)`` and ``counts`` for per-channel value tables (``None``:
+    coded without one)."""
+    tables = [None] * channels if tables is None else tables
+    if len(tables) != channels:
+        raise ValueError(f"{len(tables)} value tables for {channels} channels")
+    width = max([len(t) for t in tables if t is not None], default=0)
+    values = np.zeros((channels, max(width, 1)), dtype=np.int64)
+    counts = np.zeros(channels, dtype=np.int64)
+    for c, table in enumerate(tables):
+        if table is not None:
+            values[c, : len(table)] = table
+            counts[c] = len(table)
+    return values, counts
+
+
 def blocks(num_samples: int, block: int = BLOCK) -> int:
     """How many blocks of ``block`` samples (the last one shorter) a frame of ``num_samples`` holds."""
     return -(-num_samples // block)
 
 
 def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int, stereo: int | None = None,
-                 skip: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
+                 skip: np.ndarray | None = None,
+                 tables: list[np.ndarray | None] | None = None) -> tuple[bytes, np.ndarray]:
     """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
     stereo mode is :func:`stereo_mode`'s unless given), the blocks of :data:`BLOCK` samples where
-    ``skip`` is nonzero only observed; and per block the words written by its end."""
+    ``skip`` is nonzero only observed, each coded channel among its value table where ``tables`` gives
+    one (every value it takes, sorted); and per block the words written by its end."""
     x = _samples(samples)
     if stereo is None:
         stereo = stereo_mode(x)
@@ -65,16 +100,17 @@ def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
     while True:
         words = np.zeros(size, dtype=np.uint32)
         status, used = kernel.run_frame(kernel.ENCODE, x, cfg, model.kernel_weights(), sigmoid_table(),
-                                        exp2_table(), words, *_empty(model.settings), BLOCK, skip, marks)
+                                        exp2_table(), words, *_empty(model.settings), BLOCK, skip, marks,
+                                        *table_arrays(tables, x.shape[1]))
         if status == kernel.OK:
             return words[:used].astype("<u4").tobytes(), marks
         size = used + 64  # the first guess was too small: the count is exact now
 
 
 def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: int, sample_rate: int,
-                  skip: np.ndarray | None = None) -> None:
+                  skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None) -> None:
     """Decode :func:`kernel_words`' words into ``x`` ``(num_samples, channels)`` int64, whose blocks where
-    ``skip`` is nonzero already hold their samples."""
+    ``skip`` is nonzero already hold their samples (``tables``: as the encoder's)."""
     if len(payload) % 4:
         raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
@@ -82,7 +118,7 @@ def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: 
     skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
     marks = np.zeros(len(skip), dtype=np.int64)
     status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
-                                 words, *_empty(model.settings), BLOCK, skip, marks)
+                                 words, *_empty(model.settings), BLOCK, skip, marks, *table_arrays(tables, x.shape[1]))
     if status != kernel.OK:
         raise FrameError(STATUS.get(status, f"kernel status {status}"))
 
@@ -113,7 +149,8 @@ def frame_features(settings: HybridSettings, samples: np.ndarray, bit_depth: int
         np.zeros((1, settings.outputs), dtype=np.int64), np.zeros(settings.outputs, dtype=np.int64))
     skip = np.zeros(blocks(len(x)), dtype=np.uint8)
     kernel.run_frame(kernel.FEATURES, x, cfg, dummy, sigmoid_table(), exp2_table(),
-                     np.zeros(1, dtype=np.uint32), feats, aux, BLOCK, skip, np.zeros(len(skip), dtype=np.int64))
+                     np.zeros(1, dtype=np.uint32), feats, aux, BLOCK, skip, np.zeros(len(skip), dtype=np.int64),
+                     *table_arrays(None, x.shape[1]))
     return feats, aux
 
 

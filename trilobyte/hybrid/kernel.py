@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from trilobyte.hybrid import cascade, covariance, intmath, jitcache, legacy, network, residual
+from trilobyte.hybrid import cascade, covariance, intmath, jitcache, legacy, network, residual, valueset
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.cascade import PAD, Cascade, Solver
 from trilobyte.hybrid.network import Context
@@ -121,11 +121,13 @@ def stereo_mode(mode: int, cfg: Any, fr: Frame, words: np.ndarray) -> int:
 
 @njit(cache=True)
 def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg: Any, fr: Frame, net: tuple,
-                sig: np.ndarray, ex2: np.ndarray, words: np.ndarray, feats: np.ndarray, aux: np.ndarray) -> int:
+                sig: np.ndarray, ex2: np.ndarray, words: np.ndarray, feats: np.ndarray, aux: np.ndarray,
+                values: np.ndarray, counts: np.ndarray) -> int:
     """Samples ``start .. stop - 1`` of the frame ``x`` (stereo mode ``joint``), each channel through every
     stage: predicted, coded (or decoded, or its features written to row ``n * channels + c``), then taken
     by the stages. OBSERVE takes samples already in ``x`` without coding them (neither features nor a
-    forward pass): the state afterwards is what coding them would have left. A status."""
+    forward pass): the state afterwards is what coding them would have left. A coded channel ``c`` with
+    ``counts[c] > 0`` is coded among its value table ``values[c, :counts[c]]``. A status."""
     cs, sv, ctx, mix, scratch, chan = fr.cascade, fr.solver, fr.context, fr.mixture, fr.scratch, fr.chan
     channels = x.shape[1]
     for n in range(start, stop):
@@ -149,15 +151,27 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
             elif mode != OBSERVE:
                 network.forward(ctx.f, net, scratch)
                 network.mixture(scratch[2], a, ex2, mix, cfg.round_centre)
+            k = counts[c]
+            base = 0
+            if k > 0 and mode in (DECODE, ENCODE):
+                base = valueset.nearest(values[c], k, pred)
+                s = valueset.rank_shift(values[c], k, base, a, cfg.bin_bits)
             if mode == DECODE:
-                status, r = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix, sig)
+                status, r = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix, sig, values[c],
+                                                     k, base, pred)
                 if status != OK:
                     return status
+                if k > 0:
+                    if not 0 <= base + r < k:
+                        return BAD_VALUE
+                    r = values[c, base + r] - pred
                 if not chan[LO, c] <= pred + r <= chan[HI, c]:
                     return BAD_VALUE
                 chan[Y, c] = pred + r
             elif mode == ENCODE:
-                residual.encode_residual(fr.coder, fr.io, words, chan[Y, c] - pred, s, cfg.central_bins, mix, sig)
+                r = valueset.rank_of(values[c], k, chan[Y, c]) - base if k > 0 else chan[Y, c] - pred
+                residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix, sig, values[c], k,
+                                         base, pred)
             value = chan[Y, c]
             cascade.adapt(cfg, cs, sv, c, t, value, pre, pl, p0, p1, p2)
             network.observe(cfg, ctx, cs.hist[cascade.XH, c], c, t, value, pred)
@@ -169,7 +183,7 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
 @njit(cache=True)
 def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, ex2: np.ndarray,
               words: np.ndarray, feats: np.ndarray, aux: np.ndarray, block: int, skip: np.ndarray,
-              marks: np.ndarray) -> tuple[int, int]:
+              marks: np.ndarray, values: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
     """Encode ``x`` into ``words``, decode ``words`` into ``x``, or write features; (status, words used).
 
     ``x`` is ``(n, channels)`` int64; ``cfg`` a :class:`~trilobyte.hybrid.settings.KernelConfig`; ``net``
@@ -177,7 +191,9 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
     channel (time-major) and ``aux`` the residual, its scale (1/16) and the bin shift. The frame runs in
     blocks of ``block`` samples: block ``b`` is only observed (its samples already in ``x``) where
     ``skip[b]`` is nonzero, and ``marks[b]`` receives the words written or read by its end (``skip`` and
-    ``marks`` hold ``ceil(n / block)`` entries).
+    ``marks`` hold ``ceil(n / block)`` entries). ``values`` ``(channels, K)`` and ``counts`` ``(channels,)``:
+    each coded channel's value table (sorted, distinct, and holding every value the channel takes), or
+    a count of 0 for a channel coded without one.
     """
     n_samples, channels = x.shape
     fr = new_frame(cfg, net, channels, n_samples)
@@ -193,7 +209,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
         start = b * block
         stop = min(n_samples, start + block)
         status = run_samples(OBSERVE if skip[b] else mode, x, start, stop, joint, cfg, fr, net, sig, ex2, words,
-                             feats, aux)
+                             feats, aux, values, counts)
         if status != OK:
             return status, fr.io[0]
         marks[b] = fr.io[0]
@@ -204,6 +220,6 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
 
 
 # every module the kernel's compiled functions are built from (numba's cache must see a change in any)
-MODULES = (sys.modules[__name__], cascade, covariance, intmath, legacy, network, rc, residual)
+MODULES = (sys.modules[__name__], cascade, covariance, intmath, legacy, network, rc, residual, valueset)
 # before any of them is loaded from the cache: numba would not see a change in the modules it calls
 jitcache.refresh(*MODULES)

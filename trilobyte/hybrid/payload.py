@@ -1,8 +1,13 @@
-"""A layout-2 frame: the frame's wasted low bits, the kernel's words, and the blocks FLAC codes instead.
+"""A frame's payload (layouts 2 and 3): wasted low bits, value tables, the kernel's words, FLAC's blocks.
 
-Payload (integers little-endian; ``docs/formats.md`` specifies it)::
+Layout 3 (integers little-endian; ``docs/formats.md`` specifies it)::
 
-    wasted bits w        u8: the low bits zero in every sample of the frame (0 for digital silence)
+    head                 u8: the wasted bits w (the low bits zero in every sample of the frame, 0 for
+                         digital silence) in bits 0-5; bit 6 + c set when coded channel c is coded
+                         among its value table
+    value tables         per set bit, in channel order, the packed table's length (u32) and the table
+                         (:func:`trilobyte.hybrid.valueset.pack_table`: the values the channel takes,
+                         shifted right by w)
     word count           u32
     words                u32 each: the kernel's range-coded words for the frame shifted right by w
     FLAC bitmap          ceil(blocks / 8) bytes: bit b % 8 (least significant first) of byte b // 8 set
@@ -12,12 +17,15 @@ Payload (integers little-endian; ``docs/formats.md`` specifies it)::
                          length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
                          length costs one)
 
-The encoder codes the shifted frame once with the kernel, reading the words each block cost; libFLAC
-codes each block at ``flac -8`` (the unshifted samples). A block whose FLAC frame and its length cost
-fewer bits than the kernel's words for it is FLAC's; if any is, the kernel codes the frame again with
-those blocks only observed (:data:`~trilobyte.hybrid.kernel.OBSERVE`): its state evolves on the true
-samples either way, so the other blocks cost what the first pass measured. The decoder decodes the
-FLAC blocks first, then the kernel's words around them.
+A layout-2 frame is a layout-3 frame without tables (its head is w alone). The encoder codes the
+shifted frame once with the kernel, reading the words each block cost; where a coded channel uses few
+of the values in its range (:func:`value_tables`), it codes the frame again among the channels' value
+tables and keeps that if it is smaller, tables included. libFLAC codes each block at ``flac -8`` (the
+unshifted samples). A block whose FLAC frame and its length cost fewer bits than the kernel's words for
+it is FLAC's; if any is, the kernel codes the frame again with those blocks only observed
+(:data:`~trilobyte.hybrid.kernel.OBSERVE`): its state evolves on the true samples either way, so the
+other blocks cost what the first pass measured. The decoder decodes the FLAC blocks first, then the
+kernel's words around them.
 """
 
 from __future__ import annotations
@@ -27,12 +35,17 @@ import struct
 import numpy as np
 
 from trilobyte.core.flacblocks import FlacBlockError, decode_block, encode_blocks
-from trilobyte.hybrid.engine import BLOCK, FrameError, blocks, kernel_decode, kernel_words
+from trilobyte.hybrid.engine import BLOCK, FrameError, blocks, coded_channels, joint_mode, kernel_decode, kernel_words
 from trilobyte.hybrid.model import HybridModel
+from trilobyte.hybrid.valueset import ValueTableError, pack_table, spacing_bits, unpack_table, value_table
 
-LAYOUT = 2
+LAYOUT = 3
+LAYOUTS = (2, 3)  # the layouts this module reads: a layout-2 frame is a layout-3 frame with no table
+TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table
 MAX_FLAC_FRAME = (1 << 23) - 1  # a longer FLAC frame is never chosen
-_HEAD = struct.Struct("<BI")
+MIN_SPACING_BITS = 1 / 32  # a channel whose values could save fewer bits a sample is coded without a table
+_U8 = struct.Struct("<B")
+_U32 = struct.Struct("<I")
 _LONG = struct.Struct("<BH")
 
 
@@ -72,32 +85,90 @@ def fallback_blocks(marks: np.ndarray, flac: list[bytes]) -> np.ndarray:
     return (flac_bits < kernel_bits).astype(np.uint8)
 
 
+def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes]:
+    """Each coded channel's value table where coding among it could pay (else ``None``), the head byte's
+    bits that say which, and the tables' field of a layout-3 payload."""
+    tables: list[np.ndarray | None] = []
+    flags, field = 0, b""
+    for c in range(coded.shape[1]):
+        table = value_table(coded[:, c])
+        gain = spacing_bits(coded[:, c], table)
+        packed = pack_table(table) if gain > MIN_SPACING_BITS * len(coded) else b""
+        if packed and gain > 8 * (len(packed) + _U32.size):
+            tables.append(table)
+            flags |= 1 << (TABLE_BIT + c)
+            field += _U32.pack(len(packed)) + packed
+        else:
+            tables.append(None)
+    return tables, flags, field
+
+
 def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
                    stereo: int | None = None, flac: list[bytes] | None = None) -> bytes:
-    """The frame's layout-2 payload (``flac``: :func:`flac_frames` of it, computed here unless given)."""
+    """The frame's layout-3 payload (``flac``: :func:`flac_frames` of it, computed here unless given)."""
     x = np.ascontiguousarray(samples, dtype=np.int64)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
     words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo)
+    tables, flags, field = value_tables(coded_channels(shifted, joint_mode(model, shifted, stereo)))
+    if flags:
+        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, tables=tables)
+        if len(tabled) + len(field) < len(words):
+            words, marks = tabled, tabled_marks
+        else:
+            tables, flags, field = [None] * x.shape[1], 0, b""
     flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip)
+        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip, tables)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
-    return _HEAD.pack(w, len(words) // 4) + words + bitmap + chosen
+    return _U8.pack(w | flags) + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
+
+
+def _read_tables(payload: bytes, flags: int, channels: int, bit_depth: int,
+                 num_samples: int) -> tuple[list[np.ndarray | None], int]:
+    """The value tables that the head's ``flags`` announce, from byte 1; (tables, offset past them)."""
+    at = 1
+    tables: list[np.ndarray | None] = []
+    top = 1 << bit_depth  # a side channel's range, the widest a coded channel has
+    for c in range(channels):
+        if not flags >> c & 1:
+            tables.append(None)
+            continue
+        if at + _U32.size > len(payload):
+            raise FrameError("a frame's payload ends inside its value tables")
+        (length,) = _U32.unpack_from(payload, at)
+        at += _U32.size
+        if at + length > len(payload):
+            raise FrameError("a frame's payload ends inside its value tables")
+        try:
+            tables.append(unpack_table(payload[at: at + length], -top, top - 1, num_samples))
+        except ValueTableError as err:
+            raise FrameError(f"channel {c}: {err}") from err
+        at += length
+    return tables, at
 
 
 def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
-                   sample_rate: int) -> np.ndarray:
-    """Exact inverse of :func:`encode_payload`: ``(num_samples, channels)`` int64."""
+                   sample_rate: int, layout: int = LAYOUT) -> np.ndarray:
+    """Exact inverse of :func:`encode_payload` (or of its layout 2): ``(num_samples, channels)`` int64."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"frame layout {layout} is not one of {LAYOUTS}")
     count = blocks(num_samples)
-    if len(payload) < _HEAD.size:
-        raise FrameError("a frame's payload is shorter than its head")
-    w, n_words = _HEAD.unpack_from(payload)
+    if len(payload) < 1:
+        raise FrameError("a frame's payload is empty")
+    w, flags = payload[0] & ((1 << TABLE_BIT) - 1), payload[0] >> TABLE_BIT
     if w >= bit_depth:
         raise FrameError(f"a frame's wasted bits ({w}) reach its bit depth")
-    at = _HEAD.size + 4 * n_words
+    if flags >> channels or (flags and layout == 2):
+        raise FrameError(f"a frame's head announces value tables its {channels} channels cannot have")
+    tables, at = _read_tables(payload, flags, channels, bit_depth, num_samples)
+    if at + _U32.size > len(payload):
+        raise FrameError("a frame's payload is shorter than its head")
+    (n_words,) = _U32.unpack_from(payload, at)
+    words_at = at + _U32.size
+    at = words_at + 4 * n_words
     bitmap = payload[at: at + (count + 7) // 8]
     if at + len(bitmap) > len(payload) or len(bitmap) < (count + 7) // 8:
         raise FrameError("a frame's payload ends inside its words or its FLAC bitmap")
@@ -120,5 +191,5 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
             raise FrameError(f"FLAC block {b}: {err}") from err
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
-    kernel_decode(model, payload[_HEAD.size: _HEAD.size + 4 * n_words], x, bit_depth, sample_rate, skip)
+    kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, sample_rate, skip, tables)
     return x << w

@@ -5,6 +5,11 @@ The residual ``r = x - P`` falls in a bin ``q = r >> s`` of width ``2**s`` (``s`
 frequencies ``C(i) = i + G(edge_i) * (2**24 - M) >> 34`` come from the mixture's CDF ``G`` (a table of
 the logistic, linear interpolation): every symbol has frequency >= 1, the total is exactly 2**24. An
 escape is followed by an Elias-gamma code of the overshoot; the ``s`` low bits are uniform.
+
+A channel coded among a value table (:mod:`trilobyte.hybrid.valueset`, ``k > 0`` values ``vals[:k]``)
+codes the rank offset from the value nearest the prediction (rank ``base``) in the same alphabet: the
+edge below rank ``u`` is the midpoint of ``vals[u - 1]`` and ``vals[u]``, so ranks outside the table
+hold the minimum frequency alone.
 """
 
 from __future__ import annotations
@@ -58,15 +63,25 @@ def mixture_cdf(e2: int, mix: np.ndarray, sig: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
-def cumulative(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray) -> int:
-    """C(i) of the alphabet [escape-, bins -L..L-1, escape+] (M symbols, every frequency >= 1)."""
+def cumulative(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, vals: np.ndarray, k: int,
+               base: int, pred: int) -> int:
+    """C(i) of the alphabet [escape-, bins -L..L-1, escape+] (M symbols, every frequency >= 1); bins of
+    residuals, or with ``k > 0`` of ranks among ``vals[:k]`` offset from ``base`` (prediction ``pred``)."""
     if i <= 0:
         return 0
     if i >= m:
         return TOTAL
     q = i - 1 - half
-    e2 = ((q << s) << 1) - 1
-    g = mixture_cdf(e2, mix, sig)
+    if k == 0:
+        g = mixture_cdf(((q << s) << 1) - 1, mix, sig)
+    else:
+        u = base + (q << s)
+        if u <= 0:
+            g = 0
+        elif u >= k:
+            g = 1 << G_BITS
+        else:
+            g = mixture_cdf(vals[u - 1] + vals[u] - 2 * pred, mix, sig)
     return i + ((g * (TOTAL - m)) >> G_BITS)
 
 
@@ -98,8 +113,9 @@ def decode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, bits: int)
 
 @njit(cache=True, inline="always")
 def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray) -> None:
-    """Code residual ``r`` with bin shift ``s`` and ``half`` central bins a side."""
+                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int) -> None:
+    """Code residual ``r`` (a rank offset with ``k > 0``: :func:`cumulative`) with bin shift ``s`` and
+    ``half`` central bins a side."""
     m = 2 * half + 2
     q = r >> s
     if q < -half:
@@ -111,8 +127,8 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
     else:
         sym = q + half + 1
         over = -1
-    c_lo = cumulative(sym, m, half, s, mix, sig)
-    c_hi = cumulative(sym + 1, m, half, s, mix, sig)
+    c_lo = cumulative(sym, m, half, s, mix, sig, vals, k, base, pred)
+    c_hi = cumulative(sym + 1, m, half, s, mix, sig, vals, k, base, pred)
     rc.encode(st, io, words, c_lo, c_hi - c_lo)
     if over >= 0:
         nb = bit_length(over + 1)
@@ -123,7 +139,7 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
 
 @njit(cache=True, inline="always")
 def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray) -> tuple[int, int]:
+                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int) -> tuple[int, int]:
     """(status, residual): the inverse of :func:`encode_residual`."""
     m = 2 * half + 2
     target = rc.quantile(st)
@@ -132,12 +148,12 @@ def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, h
     low, high = 0, m
     while high - low > 1:
         mid = (low + high) >> 1
-        if cumulative(mid, m, half, s, mix, sig) <= target:
+        if cumulative(mid, m, half, s, mix, sig, vals, k, base, pred) <= target:
             low = mid
         else:
             high = mid
-    c_lo = cumulative(low, m, half, s, mix, sig)
-    c_hi = cumulative(low + 1, m, half, s, mix, sig)
+    c_lo = cumulative(low, m, half, s, mix, sig, vals, k, base, pred)
+    c_hi = cumulative(low + 1, m, half, s, mix, sig, vals, k, base, pred)
     rc.consume(st, io, words, c_lo, c_hi - c_lo)
     if low == 0 or low == m - 1:
         nb = decode_uniform(st, io, words, 5)
