@@ -37,12 +37,13 @@ def test_the_manifest_covers_every_frame_layout() -> None:
     assert layout2 == {"layout2-wasted-44k16-stereo.trh", "layout2-flac-block-22k16-mono.trh",
                        "layout2-flac-block-48k24-wide.trh"} | {f["file"] for f in MANIFEST["files"]
                                                                  if f["model"] == "default"} - layout3
-    assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh"}
+    assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh",
+                       "layout3-search-16k16-mono.trh"}
     assert set(layouts.values()) == {1, 2, 3}
-    # every frame of the layout-3 files codes its channels among their value tables
+    # the values files code every channel among its value table; the search file names a cascade variant
     for name in layout3:
-        frames = codec.parse((GOLDEN / name).read_bytes()).frames
-        assert all(f.payload[0] >> 6 in (1, 3) for f in frames)
+        heads = [f.payload[0] for f in codec.parse((GOLDEN / name).read_bytes()).frames]
+        assert all(h >> 6 in (1, 3) for h in heads) if "values" in name else all(h >> 5 == 1 for h in heads)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["files"], ids=lambda e: e["file"])

@@ -162,6 +162,8 @@ def layout3_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
         ("layout3-values-44k16-stereo", "default", np.concatenate([left, right], axis=1), 44100, 16,
          "CC0 recordings hires-96k24-a at 10 bits times 37 and hires-96k24-b at 11 bits times 19,"
          " 16-bit 44.1 kHz stereo"),
+        ("layout3-search-16k16-mono", "default", hires("hires-96k24-b.flac", 16000, 16, 4.0, 1.0, 1), 16000, 16,
+         "CC0 recording hires-96k24-b, 16-bit 16 kHz mono, coded with the search preset (a cascade variant)"),
     ]
 
 
@@ -189,7 +191,8 @@ def main(models_dir: Path | None) -> None:
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue
-        encoded = codec.encode(samples, rate, bits, HERE / "model" / model)
+        preset = "search" if "-search-" in stem else codec.DEFAULT_PRESET
+        encoded = codec.encode(samples, rate, bits, HERE / "model" / model, preset=preset)
         (HERE / f"{stem}{codec.SUFFIX}").write_bytes(encoded.data)
         entries.append({"file": f"{stem}{codec.SUFFIX}", "model": model, "source": description,
                         "sample_rate": rate, "bit_depth": bits, "channels": int(samples.shape[1]),

@@ -3,8 +3,10 @@
 Layout 3 (integers little-endian; ``docs/formats.md`` specifies it)::
 
     head                 u8: the wasted bits w (the low bits zero in every sample of the frame, 0 for
-                         digital silence) in bits 0-5; bit 6 + c set when coded channel c is coded
-                         among its value table
+                         digital silence) in bits 0-4; bit 5 set when a variant byte follows; bit 6 + c
+                         set when coded channel c is coded among its value table
+    variant              u8, where bit 5 says so: the frame's cascade variant, 1 or more
+                         (:data:`~trilobyte.hybrid.settings.VARIANTS`; 0, the model's settings, unwritten)
     value tables         per set bit, in channel order, the packed table's length (u32) and the table
                          (:func:`trilobyte.hybrid.valueset.pack_table`: the values the channel takes,
                          shifted right by w)
@@ -37,10 +39,12 @@ import numpy as np
 from trilobyte.core.flacblocks import FlacBlockError, decode_block, encode_blocks
 from trilobyte.hybrid.engine import BLOCK, FrameError, blocks, coded_channels, joint_mode, kernel_decode, kernel_words
 from trilobyte.hybrid.model import HybridModel
+from trilobyte.hybrid.settings import VARIANTS
 from trilobyte.hybrid.valueset import ValueTableError, pack_table, spacing_bits, unpack_table, value_table
 
 LAYOUT = 3
 LAYOUTS = (2, 3)  # the layouts this module reads: a layout-2 frame is a layout-3 frame with no table
+VARIANT_BIT = 5  # of the head byte: set when a variant byte follows it
 TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table
 MAX_FLAC_FRAME = (1 << 23) - 1  # a longer FLAC frame is never chosen
 MIN_SPACING_BITS = 1 / 32  # a channel whose values could save fewer bits a sample is coded without a table
@@ -104,15 +108,17 @@ def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes
 
 
 def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
-                   stereo: int | None = None, flac: list[bytes] | None = None) -> bytes:
-    """The frame's layout-3 payload (``flac``: :func:`flac_frames` of it, computed here unless given)."""
+                   stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0) -> bytes:
+    """The frame's layout-3 payload (``flac``: :func:`flac_frames` of it, computed here unless given;
+    ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`)."""
     x = np.ascontiguousarray(samples, dtype=np.int64)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
-    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo)
+    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, variant=variant)
     tables, flags, field = value_tables(coded_channels(shifted, joint_mode(model, shifted, stereo)))
     if flags:
-        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, tables=tables)
+        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, tables=tables,
+                                            variant=variant)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
         else:
@@ -120,16 +126,16 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip, tables)
+        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip, tables, variant)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
-    return _U8.pack(w | flags) + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
+    head = _U8.pack(w | flags | 1 << VARIANT_BIT) + _U8.pack(variant) if variant else _U8.pack(w | flags)
+    return head + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
 
 
-def _read_tables(payload: bytes, flags: int, channels: int, bit_depth: int,
+def _read_tables(payload: bytes, at: int, flags: int, channels: int, bit_depth: int,
                  num_samples: int) -> tuple[list[np.ndarray | None], int]:
-    """The value tables that the head's ``flags`` announce, from byte 1; (tables, offset past them)."""
-    at = 1
+    """The value tables that the head's ``flags`` announce, from ``at``; (tables, offset past them)."""
     tables: list[np.ndarray | None] = []
     top = 1 << bit_depth  # a side channel's range, the widest a coded channel has
     for c in range(channels):
@@ -158,12 +164,18 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     count = blocks(num_samples)
     if len(payload) < 1:
         raise FrameError("a frame's payload is empty")
-    w, flags = payload[0] & ((1 << TABLE_BIT) - 1), payload[0] >> TABLE_BIT
+    w, flags = payload[0] & ((1 << VARIANT_BIT) - 1), payload[0] >> TABLE_BIT
     if w >= bit_depth:
         raise FrameError(f"a frame's wasted bits ({w}) reach its bit depth")
     if flags >> channels or (flags and layout == 2):
         raise FrameError(f"a frame's head announces value tables its {channels} channels cannot have")
-    tables, at = _read_tables(payload, flags, channels, bit_depth, num_samples)
+    variant, at = 0, 1
+    if payload[0] >> VARIANT_BIT & 1:
+        variant = payload[1] if len(payload) > 1 and layout == 3 else 0
+        if not 1 <= variant < len(VARIANTS):
+            raise FrameError(f"a frame names cascade variant {variant}; this decoder has 1..{len(VARIANTS) - 1}")
+        at = 2
+    tables, at = _read_tables(payload, at, flags, channels, bit_depth, num_samples)
     if at + _U32.size > len(payload):
         raise FrameError("a frame's payload is shorter than its head")
     (n_words,) = _U32.unpack_from(payload, at)
@@ -191,5 +203,6 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
             raise FrameError(f"FLAC block {b}: {err}") from err
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
-    kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, sample_rate, skip, tables)
+    kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, sample_rate, skip, tables,
+                  variant)
     return x << w

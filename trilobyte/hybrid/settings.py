@@ -52,6 +52,31 @@ class KernelConfig(NamedTuple):
     round_centre: bool
 
 
+# The cascade variants a frame may name (frame layout 3), by index: each changes a few of the model's
+# settings for that frame and leaves the decoder's work the same. A file names them by index: append only.
+VARIANTS = (
+    "the model's settings",
+    "every adaptive stage one step slower (each rate shift + 1, at most 40)",
+    "the LPC window halved (lpc_decay - 1, at least 4)",
+    "the residual's running scale one step slower (scale_shift + 1, at most 8)",
+)
+
+
+def vary(config: dict[str, Any], variant: int) -> dict[str, Any]:
+    """``config`` (:class:`KernelConfig`'s fields) under cascade variant ``variant`` of :data:`VARIANTS`."""
+    if not 0 <= variant < len(VARIANTS):
+        raise SettingsError(f"cascade variant {variant} is not one of 0..{len(VARIANTS) - 1}")
+    config = dict(config)
+    if variant == 1:
+        for key in ("rate0", "rate1", "rate2"):
+            config[key] = min(config[key] + 1, 40)
+    elif variant == 2:
+        config["lpc_decay"] = max(config["lpc_decay"] - 1, 4)
+    elif variant == 3:
+        config["scale_shift"] = min(config["scale_shift"] + 1, 8)
+    return config
+
+
 class SettingsError(ValueError):
     """Settings that the kernels cannot run."""
 
@@ -206,9 +231,11 @@ class HybridSettings:
             return self.wide_orders, self.wide_rates
         return self.orders, self.rates
 
-    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0) -> KernelConfig:
+    def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0,
+                      variant: int = 0) -> KernelConfig:
         """What the kernel reads for one stream (:class:`KernelConfig`); ``stereo``: the encoder's stereo mode
-        (ignored without ``stereo_modes``, and by the decoder, which reads it)."""
+        (ignored without ``stereo_modes``, and by the decoder, which reads it); ``variant``: the frame's
+        cascade variant (:data:`VARIANTS`)."""
         orders, rates = self.stages(sample_rate)
         orders = orders if self.cascade else (0, 0, 0)
         lpc_order = self.lpc_order if self.cascade else 0
@@ -226,4 +253,4 @@ class HybridSettings:
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
-                               for k, v in config.items()})
+                               for k, v in vary(config, variant).items()})

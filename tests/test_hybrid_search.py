@@ -1,0 +1,93 @@
+"""The search preset: each frame tries the cascade variants (and stereo pairings), names the one it kept
+in its head, and decodes exactly at the default preset's decode cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from trilobyte.hybrid import codec, engine, payload
+from trilobyte.hybrid.model import HybridModel, fixed_weights, quantize
+from trilobyte.hybrid.settings import VARIANTS, HybridSettings, SettingsError
+
+FAST = HybridSettings(lpc_order=8, orders=(16, 8, 4), wide_orders=(16, 8, 4), history=4, hidden=(8, 8),
+                      frame_samples=6000)
+
+
+@pytest.fixture(scope="module")
+def fixed() -> HybridModel:
+    return HybridModel(FAST, quantize(fixed_weights(FAST)), {"datasets": [], "valid": []})
+
+
+def tone(n: int, channels: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    x = 6000 * np.sin(2 * np.pi * t * (0.011 + 0.004 * np.arange(channels))) * np.exp(-t / n)
+    return np.round(x + rng.normal(0, 40, (n, channels))).astype(np.int64)
+
+
+def test_each_variant_changes_what_it_names() -> None:
+    settings = HybridSettings(rates=(4, 6, 40), lpc_decay=4, scale_shift=8)
+    base = settings.kernel_config(16, 1, 8000)
+    assert len(VARIANTS) == 4 and settings.kernel_config(16, 1, 8000, variant=0) == base
+    slower = settings.kernel_config(16, 1, 8000, variant=1)
+    assert (slower.rate0, slower.rate1, slower.rate2) == (5, 7, 40)  # capped at 40
+    assert settings.kernel_config(16, 1, 8000, variant=2).lpc_decay == 4  # floored at 4
+    assert HybridSettings().kernel_config(16, 1, 8000, variant=2).lpc_decay == HybridSettings().lpc_decay - 1
+    assert settings.kernel_config(16, 1, 8000, variant=3).scale_shift == 8
+    assert HybridSettings().kernel_config(16, 1, 8000, variant=3).scale_shift == HybridSettings().scale_shift + 1
+    for variant in (1, 2, 3):
+        changed = {k for k, v in HybridSettings().kernel_config(16, 2, 44100, variant=variant)._asdict().items()
+                   if v != HybridSettings().kernel_config(16, 2, 44100)._asdict()[k]}
+        assert changed == [{"rate0", "rate1", "rate2"}, {"lpc_decay"}, {"scale_shift"}][variant - 1]
+    with pytest.raises(SettingsError, match="variant 4"):
+        settings.kernel_config(16, 1, 8000, variant=4)
+
+
+def test_a_variant_is_named_in_the_head_and_decodes(fixed: HybridModel) -> None:
+    x = tone(5000, 1, 0) << 1
+    sizes = []
+    for variant in range(len(VARIANTS)):
+        data = payload.encode_payload(fixed, x, 16, 16000, variant=variant)
+        assert data[0] == (1 if variant == 0 else 0b0010_0001)  # 1 wasted bit; bit 5: a variant byte
+        if variant:
+            assert data[1] == variant
+        assert np.array_equal(payload.decode_payload(fixed, data, len(x), 1, 16, 16000), x)
+        sizes.append(len(data))
+        words, _ = engine.kernel_words(fixed, x >> 1, 16, 16000, variant=variant)
+        assert data[2 if variant else 1:][4: 4 + len(words)] == words
+    assert len(set(sizes)) > 1  # the variants code differently
+
+
+def test_a_bad_variant_byte_is_a_frame_error(fixed: HybridModel) -> None:
+    x = tone(3000, 1, 1)
+    data = payload.encode_payload(fixed, x, 16, 8000, variant=2)
+    for bad in (0, len(VARIANTS)):
+        with pytest.raises(engine.FrameError, match=f"variant {bad}"):
+            payload.decode_payload(fixed, data[:1] + bytes([bad]) + data[2:], len(x), 1, 16, 8000)
+    with pytest.raises(engine.FrameError, match="variant 0"):
+        payload.decode_payload(fixed, data, len(x), 1, 16, 8000, layout=2)
+
+
+def test_the_search_preset_keeps_the_smallest_try(tmp_path: Path, fixed: HybridModel) -> None:
+    model_dir = fixed.save(tmp_path / "model")
+    for channels in (1, 2):
+        x = tone(15000, channels, 2 + channels)
+        default = codec.encode(x, x.shape[0], 16, model_dir)
+        search = codec.encode(x, x.shape[0], 16, model_dir, preset="search")
+        assert search.container.header["encoder"]["preset"] == "search"
+        assert np.array_equal(codec.decode(search.data, model_dir)[0], x)
+        frames = codec.parse(search.data).frames
+        plain = codec.parse(default.data).frames
+        modes = (0, 1, 2) if channels == 2 else (None,)
+        for (a, b), frame, first in zip(engine.frames(len(x), FAST.frame_samples), frames, plain, strict=True):
+            pairings = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode) for mode in modes]
+            mode = modes[int(np.argmin([len(p) for p in pairings]))]
+            variants = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode, variant=v)
+                        for v in range(1, len(VARIANTS))]
+            assert len(frame.payload) == min(map(len, pairings + variants)) <= len(first.payload)
+        assert any(f.payload[0] >> 5 & 1 for f in frames)  # some frame kept a variant
