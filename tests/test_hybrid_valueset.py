@@ -131,9 +131,11 @@ def test_a_damaged_table_is_a_frame_error(fixed: HybridModel) -> None:
 
 def test_layout_2_frames_still_decode(fixed: HybridModel) -> None:
     x = rescaled(6000, 1.0)[:, None] + 7
-    data = payload.encode_payload(fixed, x, 16, 8000)
-    assert data[0] == 0  # no table: the frame is a layout-2 frame too
-    assert np.array_equal(payload.decode_payload(fixed, data, len(x), 1, 16, 8000, layout=2), x)
+    words, _ = engine.kernel_words(fixed, x, 16, 8000)  # layout 2's kernel: no calibration
+    layout2 = b"\0" + (len(words) // 4).to_bytes(4, "little") + words + b"\0"  # head, count, words, bitmap
+    assert np.array_equal(payload.decode_payload(fixed, layout2, len(x), 1, 16, 8000, layout=2), x)
+    assert payload.encode_payload(fixed, x, 16, 8000)[0] == 0  # layout 3, no table: the words differ
+    assert payload.encode_payload(fixed, x, 16, 8000) != layout2
 
 
 def test_files_with_tables_round_trip_through_the_codec(tmp_path: Path, fixed: HybridModel) -> None:

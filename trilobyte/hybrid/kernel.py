@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from trilobyte.hybrid import cascade, covariance, intmath, jitcache, legacy, network, residual, valueset
+from trilobyte.hybrid import calibration, cascade, covariance, intmath, jitcache, legacy, network, residual, valueset
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.cascade import PAD, Cascade, Solver
 from trilobyte.hybrid.network import Context
@@ -52,6 +52,7 @@ class Frame(NamedTuple):
     coder: np.ndarray  # the range coder's state
     io: np.ndarray  # its position in the words
     chan: np.ndarray  # (3, channels): each coded channel's range (LO, HI) and current sample (Y)
+    maps: np.ndarray  # (channels, ...) each coded channel's calibration (no columns without one)
 
 
 @njit(cache=True)
@@ -61,7 +62,8 @@ def new_frame(cfg: Any, net: tuple, channels: int, samples: int) -> Frame:
     return Frame(cascade.new_cascade(channels, samples), cascade.new_solver(cfg, channels),
                  network.new_context(channels, PAD + samples, n_feat), network.new_mixture(cfg.components),
                  np.zeros((3, widest), dtype=np.int64), np.zeros(5, dtype=np.uint64), np.zeros(1, dtype=np.int64),
-                 np.zeros((3, channels), dtype=np.int64))
+                 np.zeros((3, channels), dtype=np.int64),
+                 calibration.new_maps(channels) if cfg.calibrate else np.zeros((channels, 0), dtype=np.int64))
 
 
 @njit(cache=True)
@@ -152,13 +154,13 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 network.forward(ctx.f, net, scratch)
                 network.mixture(scratch[2], a, ex2, mix, cfg.round_centre)
             k = counts[c]
-            base = 0
+            base = g_lo = g_hi = 0
             if k > 0 and mode in (DECODE, ENCODE):
                 base = valueset.nearest(values[c], k, pred)
                 s = valueset.rank_shift(values[c], k, base, a, cfg.bin_bits)
             if mode == DECODE:
-                status, r = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix, sig, values[c],
-                                                     k, base, pred)
+                status, r, g_lo, g_hi = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix,
+                                                                 sig, values[c], k, base, pred, fr.maps[c])
                 if status != OK:
                     return status
                 if k > 0:
@@ -170,8 +172,10 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 chan[Y, c] = pred + r
             elif mode == ENCODE:
                 r = valueset.rank_of(values[c], k, chan[Y, c]) - base if k > 0 else chan[Y, c] - pred
-                residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix, sig, values[c], k,
-                                         base, pred)
+                g_lo, g_hi = residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix, sig,
+                                                      values[c], k, base, pred, fr.maps[c])
+            if cfg.calibrate and mode in (DECODE, ENCODE):
+                calibration.observe(fr.maps[c], g_lo, g_hi)
             value = chan[Y, c]
             cascade.adapt(cfg, cs, sv, c, t, value, pre, pl, p0, p1, p2)
             network.observe(cfg, ctx, cs.hist[cascade.XH, c], c, t, value, pred)
@@ -220,6 +224,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
 
 
 # every module the kernel's compiled functions are built from (numba's cache must see a change in any)
-MODULES = (sys.modules[__name__], cascade, covariance, intmath, legacy, network, rc, residual, valueset)
+MODULES = (sys.modules[__name__], calibration, cascade, covariance, intmath, legacy, network, rc, residual,
+           valueset)
 # before any of them is loaded from the cache: numba would not see a change in the modules it calls
 jitcache.refresh(*MODULES)

@@ -19,7 +19,8 @@ Layout 3 (integers little-endian; ``docs/formats.md`` specifies it)::
                          length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
                          length costs one)
 
-A layout-2 frame is a layout-3 frame without tables (its head is w alone). The encoder codes the
+A layout-2 frame has a head of w alone and no tables, and its kernel codes without the calibration
+(:mod:`trilobyte.hybrid.calibration`), which layout 3's always uses. The encoder codes the
 shifted frame once with the kernel, reading the words each block cost; where a coded channel uses few
 of the values in its range (:func:`value_tables`), it codes the frame again among the channels' value
 tables and keeps that if it is smaller, tables included. libFLAC codes each block at ``flac -8`` (the
@@ -43,7 +44,7 @@ from trilobyte.hybrid.settings import VARIANTS
 from trilobyte.hybrid.valueset import ValueTableError, pack_table, spacing_bits, unpack_table, value_table
 
 LAYOUT = 3
-LAYOUTS = (2, 3)  # the layouts this module reads: a layout-2 frame is a layout-3 frame with no table
+LAYOUTS = (2, 3)  # the layouts this module reads
 VARIANT_BIT = 5  # of the head byte: set when a variant byte follows it
 TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table
 MAX_FLAC_FRAME = (1 << 23) - 1  # a longer FLAC frame is never chosen
@@ -114,11 +115,11 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     x = np.ascontiguousarray(samples, dtype=np.int64)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
-    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, variant=variant)
+    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, variant=variant, calibrate=True)
     tables, flags, field = value_tables(coded_channels(shifted, joint_mode(model, shifted, stereo)))
     if flags:
         tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, tables=tables,
-                                            variant=variant)
+                                            variant=variant, calibrate=True)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
         else:
@@ -126,7 +127,7 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip, tables, variant)
+        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip, tables, variant, True)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
     head = _U8.pack(w | flags | 1 << VARIANT_BIT) + _U8.pack(variant) if variant else _U8.pack(w | flags)
@@ -204,5 +205,5 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
     kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, sample_rate, skip, tables,
-                  variant)
+                  variant, layout == 3)
     return x << w

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from trilobyte.hybrid import calibration
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.intmath import bit_length
 from trilobyte.hybrid.network import BQ, INV_B, M2, PI
@@ -63,25 +64,36 @@ def mixture_cdf(e2: int, mix: np.ndarray, sig: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
-def cumulative(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, vals: np.ndarray, k: int,
-               base: int, pred: int) -> int:
-    """C(i) of the alphabet [escape-, bins -L..L-1, escape+] (M symbols, every frequency >= 1); bins of
-    residuals, or with ``k > 0`` of ranks among ``vals[:k]`` offset from ``base`` (prediction ``pred``)."""
+def edge_cdf(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, vals: np.ndarray, k: int,
+             base: int, pred: int) -> int:
+    """G at the lower edge of symbol ``i`` of the alphabet [escape-, bins -L..L-1, escape+] (M symbols),
+    in 2**-34: 0 for the first, 2**34 past the last; bins of residuals, or with ``k > 0`` of ranks among
+    ``vals[:k]`` offset from ``base`` (prediction ``pred``)."""
+    if i <= 0:
+        return 0
+    if i >= m:
+        return 1 << G_BITS
+    q = i - 1 - half
+    if k == 0:
+        return mixture_cdf(((q << s) << 1) - 1, mix, sig)
+    u = base + (q << s)
+    if u <= 0:
+        return 0
+    if u >= k:
+        return 1 << G_BITS
+    return mixture_cdf(vals[u - 1] + vals[u] - 2 * pred, mix, sig)
+
+
+@njit(cache=True, inline="always")
+def cumulative(i: int, m: int, g: int, cal: np.ndarray) -> int:
+    """C(i) of the alphabet (every frequency >= 1) from ``g``, :func:`edge_cdf`'s G at symbol ``i``'s lower
+    edge, mapped by the calibration ``cal`` (:mod:`trilobyte.hybrid.calibration`) unless it is empty."""
     if i <= 0:
         return 0
     if i >= m:
         return TOTAL
-    q = i - 1 - half
-    if k == 0:
-        g = mixture_cdf(((q << s) << 1) - 1, mix, sig)
-    else:
-        u = base + (q << s)
-        if u <= 0:
-            g = 0
-        elif u >= k:
-            g = 1 << G_BITS
-        else:
-            g = mixture_cdf(vals[u - 1] + vals[u] - 2 * pred, mix, sig)
+    if cal.shape[0] > 0:
+        g = calibration.transform(g, cal)
     return i + ((g * (TOTAL - m)) >> G_BITS)
 
 
@@ -113,9 +125,10 @@ def decode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, bits: int)
 
 @njit(cache=True, inline="always")
 def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int) -> None:
-    """Code residual ``r`` (a rank offset with ``k > 0``: :func:`cumulative`) with bin shift ``s`` and
-    ``half`` central bins a side."""
+                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int,
+                    cal: np.ndarray) -> tuple[int, int]:
+    """Code residual ``r`` (a rank offset with ``k > 0``: :func:`edge_cdf`) with bin shift ``s``, ``half``
+    central bins a side and calibration ``cal``; the mixture's CDF at the coded bin's edges."""
     m = 2 * half + 2
     q = r >> s
     if q < -half:
@@ -127,46 +140,50 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
     else:
         sym = q + half + 1
         over = -1
-    c_lo = cumulative(sym, m, half, s, mix, sig, vals, k, base, pred)
-    c_hi = cumulative(sym + 1, m, half, s, mix, sig, vals, k, base, pred)
-    rc.encode(st, io, words, c_lo, c_hi - c_lo)
+    g_lo = edge_cdf(sym, m, half, s, mix, sig, vals, k, base, pred)
+    g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, vals, k, base, pred)
+    c_lo = cumulative(sym, m, g_lo, cal)
+    rc.encode(st, io, words, c_lo, cumulative(sym + 1, m, g_hi, cal) - c_lo)
     if over >= 0:
         nb = bit_length(over + 1)
         encode_uniform(st, io, words, nb, 5)
         encode_uniform(st, io, words, over + 1, nb - 1)
     encode_uniform(st, io, words, r - (q << s), s)
+    return g_lo, g_hi
 
 
 @njit(cache=True, inline="always")
 def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int) -> tuple[int, int]:
-    """(status, residual): the inverse of :func:`encode_residual`."""
+                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int,
+                    cal: np.ndarray) -> tuple[int, int, int, int]:
+    """(status, residual, the mixture's CDF at its bin's edges): the inverse of :func:`encode_residual`."""
     m = 2 * half + 2
     target = rc.quantile(st)
     if target < 0:
-        return BAD_DATA, 0
+        return BAD_DATA, 0, 0, 0
     low, high = 0, m
     while high - low > 1:
         mid = (low + high) >> 1
-        if cumulative(mid, m, half, s, mix, sig, vals, k, base, pred) <= target:
+        if cumulative(mid, m, edge_cdf(mid, m, half, s, mix, sig, vals, k, base, pred), cal) <= target:
             low = mid
         else:
             high = mid
-    c_lo = cumulative(low, m, half, s, mix, sig, vals, k, base, pred)
-    c_hi = cumulative(low + 1, m, half, s, mix, sig, vals, k, base, pred)
-    rc.consume(st, io, words, c_lo, c_hi - c_lo)
+    g_lo = edge_cdf(low, m, half, s, mix, sig, vals, k, base, pred)
+    g_hi = edge_cdf(low + 1, m, half, s, mix, sig, vals, k, base, pred)
+    c_lo = cumulative(low, m, g_lo, cal)
+    rc.consume(st, io, words, c_lo, cumulative(low + 1, m, g_hi, cal) - c_lo)
     if low == 0 or low == m - 1:
         nb = decode_uniform(st, io, words, 5)
         if nb < 1 or nb > 30:
-            return BAD_DATA, 0
+            return BAD_DATA, 0, 0, 0
         rest = decode_uniform(st, io, words, nb - 1)
         if rest < 0:
-            return BAD_DATA, 0
+            return BAD_DATA, 0, 0, 0
         over = ((1 << (nb - 1)) | rest) - 1
         q = -half - 1 - over if low == 0 else half + over
     else:
         q = low - 1 - half
     low_bits = decode_uniform(st, io, words, s)
     if low_bits < 0:
-        return BAD_DATA, 0
-    return OK, (q << s) + low_bits
+        return BAD_DATA, 0, 0, 0
+    return OK, (q << s) + low_bits, g_lo, g_hi

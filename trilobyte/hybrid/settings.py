@@ -50,6 +50,7 @@ class KernelConfig(NamedTuple):
     lpc_warmup: int
     absolute_scale: bool
     round_centre: bool
+    calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layout 3)
 
 
 # The cascade variants a frame may name (frame layout 3), by index: each changes a few of the model's
@@ -232,10 +233,10 @@ class HybridSettings:
         return self.orders, self.rates
 
     def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0,
-                      variant: int = 0) -> KernelConfig:
+                      variant: int = 0, calibrate: bool = False) -> KernelConfig:
         """What the kernel reads for one stream (:class:`KernelConfig`); ``stereo``: the encoder's stereo mode
         (ignored without ``stereo_modes``, and by the decoder, which reads it); ``variant``: the frame's
-        cascade variant (:data:`VARIANTS`)."""
+        cascade variant (:data:`VARIANTS`); ``calibrate``: the coder calibrates the mixture (layout 3)."""
         orders, rates = self.stages(sample_rate)
         orders = orders if self.cascade else (0, 0, 0)
         lpc_order = self.lpc_order if self.cascade else 0
@@ -249,7 +250,7 @@ class HybridSettings:
             context_features=self.context_features, stereo=stereo if self.stereo_modes and channels == 2 else -1,
             lpc_covariance=self.lpc_covariance and lpc_order > 0, lpc_ridge=self.lpc_ridge,
             nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
-            absolute_scale=self.absolute_scale, round_centre=self.round_centre,
+            absolute_scale=self.absolute_scale, round_centre=self.round_centre, calibrate=calibrate,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
