@@ -194,12 +194,19 @@ def test_fetch_pypi_verifies_and_unpacks_a_cached_archive(tmp_path: Path) -> Non
         fetch_pypi("demo", "1.0", archive.name, "0" * 64, tmp_path)
 
 
-def fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[ClipEntry]:
+def fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copies: int = 0) -> list[ClipEntry]:
+    """A build of one fake package with five recordings (and ``copies`` more files holding the first's samples)."""
     tree = tmp_path / "pkg"
     rng = np.random.default_rng(0)
-    for folder, stem in [("a", "one"), ("b", "one"), ("a", "two"), ("a", "three"), ("a", "four")]:
+    names = [("a", "one"), ("b", "one"), ("a", "two"), ("a", "three"), ("a", "four")]
+    for folder, stem in names + [("c", f"copy{i}") for i in range(copies)]:
         (tree / folder).mkdir(parents=True, exist_ok=True)
-        audio.write_pcm(tree / folder / f"{stem}.wav", rng.integers(-999, 999, (800, 1)), 8000, 16)
+        samples = rng.integers(-999, 999, (800, 1))
+        audio.write_pcm(tree / folder / f"{stem}.wav", samples, 8000, 16)
+        if (folder, stem) == names[0]:
+            first = samples
+    for i in range(copies):
+        audio.write_pcm(tree / "c" / f"copy{i}.wav", first, 8000, 16)
     (tree / "a" / "float.wav").write_bytes(b"RIFF")  # not integer PCM: left out
     monkeypatch.setattr(devcorpus, "SOURCES", (Source("fake", "fake-pkg", "speech", "CC0", "test", group="file"),))
     monkeypatch.setattr(devcorpus, "fetch_package", lambda package, cache: (tree, "9.9"))
@@ -220,6 +227,19 @@ def test_build_writes_exact_clips_a_manifest_and_is_idempotent(tmp_path: Path, m
     assert fake_build(tmp_path, monkeypatch) == clips
     assert stamps == {c.path: (base / c.path).stat().st_mtime_ns for c in clips}
     assert devcorpus.main(["--data-root", str(tmp_path / "root"), "--summary", "--quiet"]) == 0
+
+
+def test_copies_of_one_recording_leave_one_clip_in_the_earliest_split(tmp_path: Path, monkeypatch) -> None:
+    clips = fake_build(tmp_path, monkeypatch, copies=6)
+    same = pcm_sha256(audio.read_pcm(tmp_path / "pkg" / "a" / "one.wav")[0])
+    assert len(clips) == 5 and len({c.pcm_sha256 for c in clips}) == 5
+    (kept,) = [c for c in clips if c.pcm_sha256 == same]
+    every = [ClipEntry(**{**kept.__dict__, "path": p, "split": s})
+             for p, s in [("x/2", "test"), ("x/1", "valid"), ("x/0", "valid")]]
+    assert devcorpus.without_copies(every) == [every[2]]  # valid before test, then the first path
+    base = tmp_path / "root" / "devcorpus" / "clips"
+    assert sorted(p.relative_to(base).as_posix() for p in base.rglob("*.flac")) == sorted(c.path for c in clips)
+    assert read_manifest(tmp_path / "root" / "devcorpus")[0]["settings"]["copies"].startswith("one clip per")
 
 
 # -- the dev-* datasets ------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ from trilobyte.core import audio
 from trilobyte.core.datasets import data_root
 from trilobyte.core.devcorpus.manifest import (
     CLIPS,
+    COPIES_RULE,
     KINDS,
+    SPLITS,
     VIEWS,
     ClipEntry,
     ManifestError,
@@ -200,8 +202,9 @@ def build(root: Path, names: Sequence[str] | None = None, valid_fraction: float 
             count += 1
         log.info("%s %s: %d clips", source.package, version, count)
     splits = _splits(entries, valid_fraction, test_fraction)
-    clips = [ClipEntry(split=split, **e) for e, split in zip(entries, splits, strict=True)]
-    settings = {"valid_fraction": valid_fraction, "test_fraction": test_fraction}
+    clips = without_copies([ClipEntry(split=split, **e) for e, split in zip(entries, splits, strict=True)])
+    log.info("%d clips left out: the same samples as a clip kept", len(entries) - len(clips))
+    settings = {"valid_fraction": valid_fraction, "test_fraction": test_fraction, "copies": COPIES_RULE}
     write_manifest(folder, {"sources": sources, "settings": settings}, clips)
     _remove_stale(clips_dir, {c.path for c in clips})
     return clips
@@ -218,6 +221,16 @@ def _splits(entries: list[dict], valid_fraction: float, test_fraction: float) ->
         if seconds:
             split_of.update(assign_by_duration(seconds, valid_fraction, test_fraction))
     return [split_of[e["group"]] for e in entries]
+
+
+def without_copies(clips: list[ClipEntry]) -> list[ClipEntry]:
+    """The clips less every copy of the same samples but one: the one in the earliest split (train, then
+    valid, then test), the first path of them; so no recording is in two splits, nor twice in one."""
+    order = {split: i for i, split in enumerate(SPLITS)}
+    keep: dict[str, str] = {}
+    for clip in sorted(clips, key=lambda c: (order[c.split], c.path)):
+        keep.setdefault(clip.pcm_sha256, clip.path)
+    return [c for c in clips if keep[c.pcm_sha256] == c.path]
 
 
 def _remove_stale(clips_dir: Path, keep: set[str]) -> None:

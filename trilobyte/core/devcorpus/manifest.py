@@ -21,6 +21,8 @@ SUBDIR = "devcorpus"
 BUILD_COMMAND = "python -m trilobyte.core.devcorpus --data-root DIR"
 KINDS = ("speech", "music", "drums", "notes", "sfx", "field")  # each clip has exactly one
 VIEWS = ("24bit", "stereo", "all")  # datasets across kinds, by a property of the clip
+SPLITS = ("train", "valid", "test")
+COPIES_RULE = "one clip per distinct samples (pcm_sha256): the one in the earliest split, then the first path"
 FORMAT_VERSION = 1
 
 
@@ -130,7 +132,7 @@ def summary(clips: list[ClipEntry]) -> dict[str, dict[str, float]]:
     """Hours per kind and view (rows) and split (columns, plus ``all``)."""
     table: dict[str, dict[str, float]] = {}
     for name in (*KINDS, *VIEWS):
-        row = {s: 0.0 for s in ("train", "valid", "test", "all")}
+        row = {s: 0.0 for s in (*SPLITS, "all")}
         for c in clips:
             if c.in_view(name):
                 row[c.split] += c.seconds / 3600
