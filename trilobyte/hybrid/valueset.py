@@ -27,15 +27,22 @@ class ValueTableError(ValueError):
 
 
 @njit(cache=True)
-def nearest(vals: np.ndarray, k: int, pred: int) -> int:
-    """The rank of the value nearest ``pred`` among ``vals[:k]`` (sorted, ``k >= 1``); the lower of two as near."""
-    lo, hi = 0, k  # the first rank whose value is >= pred lies in [lo, hi]
+def lower_bound(vals: np.ndarray, k: int, value: int) -> int:
+    """The first rank among ``vals[:k]`` (sorted) whose value is at least ``value``; ``k`` if none is."""
+    lo, hi = 0, k
     while lo < hi:
         mid = (lo + hi) >> 1
-        if vals[mid] < pred:
+        if vals[mid] < value:
             lo = mid + 1
         else:
             hi = mid
+    return lo
+
+
+@njit(cache=True)
+def nearest(vals: np.ndarray, k: int, pred: int) -> int:
+    """The rank of the value nearest ``pred`` among ``vals[:k]`` (sorted, ``k >= 1``); the lower of two as near."""
+    lo = lower_bound(vals, k, pred)
     if lo == k or (lo > 0 and pred - vals[lo - 1] <= vals[lo] - pred):
         return lo - 1
     return lo
@@ -44,13 +51,7 @@ def nearest(vals: np.ndarray, k: int, pred: int) -> int:
 @njit(cache=True)
 def rank_of(vals: np.ndarray, k: int, value: int) -> int:
     """The rank of ``value`` among ``vals[:k]``; -1 when it is not one of them."""
-    lo, hi = 0, k
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if vals[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = lower_bound(vals, k, value)
     return lo if lo < k and vals[lo] == value else -1
 
 
