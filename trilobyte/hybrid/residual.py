@@ -9,7 +9,8 @@ escape is followed by an Elias-gamma code of the overshoot; the ``s`` low bits a
 A channel coded among a value table (:mod:`trilobyte.hybrid.valueset`, ``k > 0`` values ``vals[:k]``)
 codes the rank offset from the value nearest the prediction (rank ``base``) in the same alphabet: the
 edge below rank ``u`` is the midpoint of ``vals[u - 1]`` and ``vals[u]``, so ranks outside the table
-hold the minimum frequency alone.
+hold the minimum frequency alone. With a calibration (:mod:`trilobyte.hybrid.calibration`, frame
+layout 3), ``H(G)`` replaces ``G`` in ``C(i)``.
 """
 
 from __future__ import annotations

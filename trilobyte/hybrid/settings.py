@@ -53,6 +53,10 @@ class KernelConfig(NamedTuple):
     calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layout 3)
 
 
+class SettingsError(ValueError):
+    """Settings that the kernels cannot run."""
+
+
 # The cascade variants a frame may name (frame layout 3), by index: each changes a few of the model's
 # settings for that frame and leaves the decoder's work the same. A file names them by index: append only.
 VARIANTS = (
@@ -76,10 +80,6 @@ def vary(config: dict[str, Any], variant: int) -> dict[str, Any]:
     elif variant == 3:
         config["scale_shift"] = min(config["scale_shift"] + 1, 8)
     return config
-
-
-class SettingsError(ValueError):
-    """Settings that the kernels cannot run."""
 
 
 @dataclass(frozen=True)
