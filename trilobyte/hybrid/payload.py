@@ -115,10 +115,11 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     x = np.ascontiguousarray(samples, dtype=np.int64)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
-    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, variant=variant, calibrate=True)
-    tables, flags, field = value_tables(coded_channels(shifted, joint_mode(model, shifted, stereo)))
+    joint = joint_mode(model, shifted, stereo)  # the stereo mode every pass below codes in
+    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, joint, variant=variant, calibrate=True)
+    tables, flags, field = value_tables(coded_channels(shifted, joint))
     if flags:
-        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, stereo, tables=tables,
+        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, joint, tables=tables,
                                             variant=variant, calibrate=True)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
@@ -127,7 +128,7 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, stereo, skip, tables, variant, True)
+        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, joint, skip, tables, variant, True)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
     head = _U8.pack(w | flags | 1 << VARIANT_BIT) + _U8.pack(variant) if variant else _U8.pack(w | flags)
