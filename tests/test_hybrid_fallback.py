@@ -148,12 +148,13 @@ def test_observed_blocks_leave_the_state_as_coding_them_would(fixed_dir: Path) -
 def test_the_header_names_the_layout_and_old_files_are_layout_1(fixed_dir: Path) -> None:
     x = fade(8000, 0.3)
     header = codec.encode(x, 8000, 24, fixed_dir).container.header
-    assert (header["coding"]["layout"], header["coding"]["block"]) == (3, 4096)
+    assert (header["coding"]["layout"], header["coding"]["block"]) == (4, 4096)
     old = dict(header, coding={k: v for k, v in header["coding"].items() if k not in ("layout", "block")})
     assert codec.stream_info(old).layout == 1
-    assert codec.stream_info(dict(header, coding=dict(header["coding"], layout=2))).layout == 2
-    with pytest.raises(codec.container.ContainerError, match="layout 4"):
-        codec.stream_info(dict(header, coding=dict(header["coding"], layout=4)))
+    for layout in (2, 3):
+        assert codec.stream_info(dict(header, coding=dict(header["coding"], layout=layout))).layout == layout
+    with pytest.raises(codec.container.ContainerError, match="layout 5"):
+        codec.stream_info(dict(header, coding=dict(header["coding"], layout=5)))
 
 
 def test_both_presets_fall_back(fixed_dir: Path) -> None:

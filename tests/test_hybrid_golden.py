@@ -34,16 +34,18 @@ def test_the_manifest_covers_every_frame_layout() -> None:
                for f in MANIFEST["files"]}
     layout2 = {name for name, layout in layouts.items() if layout == 2}
     layout3 = {name for name, layout in layouts.items() if layout == 3}
+    layout4 = {name for name, layout in layouts.items() if layout == 4}
     assert layout2 == {"layout2-wasted-44k16-stereo.trh", "layout2-flac-block-22k16-mono.trh",
                        "layout2-flac-block-48k24-wide.trh"} | {f["file"] for f in MANIFEST["files"]
-                                                                 if f["model"] == "default"} - layout3
+                                                                 if f["model"] == "default"} - layout3 - layout4
     assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh",
                        "layout3-search-16k16-mono.trh"}
-    assert set(layouts.values()) == {1, 2, 3}
+    assert layout4 == {"layout4-clusters-11k16-mono.trh"}
+    assert set(layouts.values()) == {1, 2, 3, 4}
     # the values files code every channel among its value table; the search file names a cascade variant
-    for name in layout3:
+    for name in layout3 | layout4:
         heads = [f.payload[0] for f in codec.parse((GOLDEN / name).read_bytes()).frames]
-        assert all(h >> 6 in (1, 3) for h in heads) if "values" in name else all(h >> 5 == 1 for h in heads)
+        assert all(h >> 6 in (1, 3) for h in heads) if "search" not in name else all(h >> 5 == 1 for h in heads)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["files"], ids=lambda e: e["file"])

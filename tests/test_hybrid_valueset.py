@@ -1,5 +1,5 @@
-"""Channels coded among the values their frame uses (layout 3's value tables): exact, and smaller on
-sparse audio, with no table where it would not pay."""
+"""Channels coded among the values their frame uses (value tables, frame layouts 3 and 4): exact, and
+smaller on sparse audio, with no table where it would not pay."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ def rescaled(n: int, gain: float, seed: int = 0) -> np.ndarray:
     return np.round(low * gain).astype(np.int64)
 
 
+def clustered(n: int, seed: int = 0) -> np.ndarray:
+    """:func:`rescaled` by 100.7, each value moved by -1, 0 or +1: clusters of three values a hundred apart."""
+    return rescaled(n, 100.7, seed) + np.random.default_rng(seed + 100).integers(-1, 2, n)
+
+
 def without_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(payload, "MIN_SPACING_BITS", float("inf"))
 
@@ -50,6 +55,20 @@ def test_rank_shift_follows_the_values_spacing() -> None:
     assert valueset.rank_shift(dense, 1000, 500, a, 4) == 5  # bins of 32 samples: 1/8 of the scale
     assert valueset.rank_shift(sparse, 1000, 500, a, 4) == 1  # 16 samples a rank: 2 ranks
     assert valueset.rank_shift(sparse, 1, 0, a, 4) == 0
+
+
+def test_cell_edges() -> None:
+    table = np.array([0, 10, 11, 12, 100], dtype=np.int64)
+    assert valueset.cell_edges(table, 1)[1:].tolist() == [10, 21, 23, 112]  # twice the midpoints
+    # the mean of up to two values each side: (0+10+11+12)/2 and (10+11+12+100)/2, floored
+    assert valueset.cell_edges(table, 2)[1:].tolist() == [10, 16, 66, 112]
+    grid = 5 * np.arange(40, dtype=np.int64) - 77
+    for means in (1, 3, 8):
+        assert np.array_equal(valueset.cell_edges(grid, means)[1:], grid[1:] + grid[:-1])  # an even grid: midpoints
+    values = np.unique(clustered(5000))
+    edges = valueset.cell_edges(values, valueset.CELL_MEANS)[1:]
+    assert np.all(np.diff(edges) > 0) and edges[0] > 2 * values[0] and edges[-1] < 2 * values[-1]
+    assert valueset.cell_edges(values[:1], 8).tolist() == [0]
 
 
 def test_tables_pack_and_refuse_what_is_not_one() -> None:
@@ -82,6 +101,25 @@ def test_a_sparse_channel_codes_among_its_values(monkeypatch: pytest.MonkeyPatch
     assert plain[0] == 0
     # about log2(67) bits a sample of the plain coder's are spent on values the frame never takes
     assert len(data) < 0.6 * len(plain)
+
+
+def test_clusters_of_values_share_their_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layout 4's cells: a cluster's middle value no longer gets a cell one sample wide."""
+    model = get_model(DEFAULT_MODEL)
+    x = clustered(20000, 4)[:, None]
+    data = payload.encode_payload(model, x, 16, 11025)
+    assert data[0] == 0b0100_0000
+    assert np.array_equal(payload.decode_payload(model, data, len(x), 1, 16, 11025), x)
+    monkeypatch.setattr(payload, "LAYOUT", 3)
+    midpoints = payload.encode_payload(model, x, 16, 11025)
+    assert midpoints[0] == 0b0100_0000
+    assert np.array_equal(payload.decode_payload(model, midpoints, len(x), 1, 16, 11025, layout=3), x)
+    assert len(data) < 0.85 * len(midpoints)
+    try:  # the cells are part of the format
+        wrong = payload.decode_payload(model, midpoints, len(x), 1, 16, 11025, layout=4)
+    except engine.FrameError:
+        wrong = None
+    assert wrong is None or not np.array_equal(wrong, x)
 
 
 def test_stereo_tables_follow_the_coded_channels(fixed: HybridModel) -> None:
@@ -134,7 +172,7 @@ def test_layout_2_frames_still_decode(fixed: HybridModel) -> None:
     words, _ = engine.kernel_words(fixed, x, 16, 8000)  # layout 2's kernel: no calibration
     layout2 = b"\0" + (len(words) // 4).to_bytes(4, "little") + words + b"\0"  # head, count, words, bitmap
     assert np.array_equal(payload.decode_payload(fixed, layout2, len(x), 1, 16, 8000, layout=2), x)
-    assert payload.encode_payload(fixed, x, 16, 8000)[0] == 0  # layout 3, no table: the words differ
+    assert payload.encode_payload(fixed, x, 16, 8000)[0] == 0  # layout 4, no table: the words differ
     assert payload.encode_payload(fixed, x, 16, 8000) != layout2
 
 
@@ -145,6 +183,6 @@ def test_files_with_tables_round_trip_through_the_codec(tmp_path: Path, fixed: H
     x = np.stack([rescaled(10000, 33.3, 7), rescaled(10000, 12.9, 8)], axis=1)
     for preset in codec.PRESETS:
         encoded = codec.encode(x, 32000, 16, model_dir, preset=preset)
-        assert encoded.container.header["coding"]["layout"] == 3
+        assert encoded.container.header["coding"]["layout"] == payload.LAYOUT == 4
         assert all(f.payload[0] >> 6 == 0b11 for f in codec.parse(encoded.data).frames)  # both tables
         assert np.array_equal(codec.decode(encoded.data, model_dir, workers=2)[0], x)

@@ -167,6 +167,17 @@ def layout3_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def layout4_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A file whose values come in clusters (frame layout 4's value cells), as :func:`sources`."""
+    low = hires("hires-96k24-a.flac", 11025, 16, 1.0, 1.5, 1) >> 8
+    jitter = np.random.default_rng(4).integers(-1, 2, low.shape)
+    return [
+        ("layout4-clusters-11k16-mono", "default", np.round(low * 100.7).astype(np.int64) + jitter, 11025, 16,
+         "CC0 recording hires-96k24-a at 8 bits, times 100.7, each sample moved by -1, 0 or +1 (clusters of"
+         " three values a hundred apart), 16-bit 11.025 kHz mono"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -176,8 +187,8 @@ def copy_model(source: Path, target: Path) -> str:
 
 def main(models_dir: Path | None) -> None:
     """Copy the models from ``models_dir`` (when given) and write every golden file not yet written; a
-    file already here is kept as it is (the layout-1 and layout-2 ones can no longer be written: the codec
-    writes layout 3)."""
+    file already here is kept as it is (the layout-1 to layout-3 ones can no longer be written: the codec
+    writes layout 4)."""
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
@@ -187,7 +198,7 @@ def main(models_dir: Path | None) -> None:
     manifest = json.loads((HERE / "manifest.json").read_text()) if (HERE / "manifest.json").exists() else {}
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
-    every = sources() + layout2_sources() + default_sources() + layout3_sources()
+    every = sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

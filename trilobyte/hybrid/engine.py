@@ -9,6 +9,7 @@ from trilobyte.hybrid import kernel
 from trilobyte.hybrid.model import HybridModel
 from trilobyte.hybrid.settings import HybridSettings
 from trilobyte.hybrid.tables import exp2_table, sigmoid_table
+from trilobyte.hybrid.valueset import cell_edges
 
 BLOCK = DEFAULT_BLOCK  # the kernel's block: flac -8's, so that a block may be coded by FLAC instead
 STATUS = {
@@ -60,20 +61,24 @@ def coded_channels(x: np.ndarray, joint: int) -> np.ndarray:
     return x
 
 
-def table_arrays(tables: list[np.ndarray | None] | None, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The kernel's ``values`` ``(channels, K)`` and ``counts`` for per-channel value tables (``None``:
-    coded without one)."""
+def table_arrays(tables: list[np.ndarray | None] | None, channels: int,
+                 cells: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel's ``values`` and ``edges`` ``(channels, K)`` and ``counts`` for per-channel value tables
+    (``None``: coded without one), their cells placed by :func:`~trilobyte.hybrid.valueset.cell_edges` with
+    ``cells`` values each side."""
     tables = [None] * channels if tables is None else tables
     if len(tables) != channels:
         raise ValueError(f"{len(tables)} value tables for {channels} channels")
     width = max([len(t) for t in tables if t is not None], default=0)
     values = np.zeros((channels, max(width, 1)), dtype=np.int64)
+    edges = np.zeros_like(values)
     counts = np.zeros(channels, dtype=np.int64)
     for c, table in enumerate(tables):
         if table is not None:
             values[c, : len(table)] = table
+            edges[c, : len(table)] = cell_edges(table, cells)
             counts[c] = len(table)
-    return values, counts
+    return values, edges, counts
 
 
 def blocks(num_samples: int, block: int = BLOCK) -> int:
@@ -83,11 +88,11 @@ def blocks(num_samples: int, block: int = BLOCK) -> int:
 
 def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int, stereo: int | None = None,
                  skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None,
-                 variant: int = 0, calibrate: bool = False) -> tuple[bytes, np.ndarray]:
+                 variant: int = 0, calibrate: bool = False, cells: int = 1) -> tuple[bytes, np.ndarray]:
     """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
     stereo mode is :func:`stereo_mode`'s unless given), the blocks of :data:`BLOCK` samples where
     ``skip`` is nonzero only observed, each coded channel among its value table where ``tables`` gives
-    one (every value it takes, sorted), the cascade in ``variant``
+    one (every value it takes, sorted; ``cells``: :func:`table_arrays`'), the cascade in ``variant``
     (:data:`~trilobyte.hybrid.settings.VARIANTS`), the mixture calibrated where ``calibrate``
     (:mod:`trilobyte.hybrid.calibration`); and per block the words written by its end."""
     x = _samples(samples)
@@ -103,7 +108,7 @@ def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
         words = np.zeros(size, dtype=np.uint32)
         status, used = kernel.run_frame(kernel.ENCODE, x, cfg, model.kernel_weights(), sigmoid_table(),
                                         exp2_table(), words, *_empty(model.settings), BLOCK, skip, marks,
-                                        *table_arrays(tables, x.shape[1]))
+                                        *table_arrays(tables, x.shape[1], cells))
         if status == kernel.OK:
             return words[:used].astype("<u4").tobytes(), marks
         size = used + 64  # the first guess was too small: the count is exact now
@@ -111,10 +116,10 @@ def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
 
 def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: int, sample_rate: int,
                   skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None,
-                  variant: int = 0, calibrate: bool = False) -> None:
+                  variant: int = 0, calibrate: bool = False, cells: int = 1) -> None:
     """Decode :func:`kernel_words`' words into ``x`` ``(num_samples, channels)`` int64, whose blocks where
-    ``skip`` is nonzero already hold their samples (``tables``, ``variant``, ``calibrate``: as the
-    encoder's)."""
+    ``skip`` is nonzero already hold their samples (``tables``, ``variant``, ``calibrate``, ``cells``: as
+    the encoder's)."""
     if len(payload) % 4:
         raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
@@ -122,7 +127,8 @@ def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: 
     skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
     marks = np.zeros(len(skip), dtype=np.int64)
     status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
-                                 words, *_empty(model.settings), BLOCK, skip, marks, *table_arrays(tables, x.shape[1]))
+                                 words, *_empty(model.settings), BLOCK, skip, marks,
+                                 *table_arrays(tables, x.shape[1], cells))
     if status != kernel.OK:
         raise FrameError(STATUS.get(status, f"kernel status {status}"))
 

@@ -124,12 +124,13 @@ def stereo_mode(mode: int, cfg: Any, fr: Frame, words: np.ndarray) -> int:
 @njit(cache=True)
 def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg: Any, fr: Frame, net: tuple,
                 sig: np.ndarray, ex2: np.ndarray, words: np.ndarray, feats: np.ndarray, aux: np.ndarray,
-                values: np.ndarray, counts: np.ndarray) -> int:
+                values: np.ndarray, edges: np.ndarray, counts: np.ndarray) -> int:
     """Samples ``start .. stop - 1`` of the frame ``x`` (stereo mode ``joint``), each channel through every
     stage: predicted, coded (or decoded, or its features written to row ``n * channels + c``), then taken
     by the stages. OBSERVE takes samples already in ``x`` without coding them (neither features nor a
     forward pass): the state afterwards is what coding them would have left. A coded channel ``c`` with
-    ``counts[c] > 0`` is coded among its value table ``values[c, :counts[c]]``. A status."""
+    ``counts[c] > 0`` is coded among its value table ``values[c, :counts[c]]``, whose cells ``edges[c]``
+    gives (:func:`trilobyte.hybrid.valueset.cell_edges`). A status."""
     cs, sv, ctx, mix, scratch, chan = fr.cascade, fr.solver, fr.context, fr.mixture, fr.scratch, fr.chan
     channels = x.shape[1]
     for n in range(start, stop):
@@ -160,7 +161,7 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 s = valueset.rank_shift(values[c], k, base, a, cfg.bin_bits)
             if mode == DECODE:
                 status, r, g_lo, g_hi = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix,
-                                                                 sig, values[c], k, base, pred, fr.maps[c])
+                                                                 sig, edges[c], k, base, pred, fr.maps[c])
                 if status != OK:
                     return status
                 if k > 0:
@@ -173,7 +174,7 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
             elif mode == ENCODE:
                 r = valueset.rank_of(values[c], k, chan[Y, c]) - base if k > 0 else chan[Y, c] - pred
                 g_lo, g_hi = residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix, sig,
-                                                      values[c], k, base, pred, fr.maps[c])
+                                                      edges[c], k, base, pred, fr.maps[c])
             if cfg.calibrate and mode in (DECODE, ENCODE):
                 calibration.observe(fr.maps[c], g_lo, g_hi)
             value = chan[Y, c]
@@ -187,7 +188,7 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
 @njit(cache=True)
 def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, ex2: np.ndarray,
               words: np.ndarray, feats: np.ndarray, aux: np.ndarray, block: int, skip: np.ndarray,
-              marks: np.ndarray, values: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
+              marks: np.ndarray, values: np.ndarray, edges: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
     """Encode ``x`` into ``words``, decode ``words`` into ``x``, or write features; (status, words used).
 
     ``x`` is ``(n, channels)`` int64; ``cfg`` a :class:`~trilobyte.hybrid.settings.KernelConfig`; ``net``
@@ -197,7 +198,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
     ``skip[b]`` is nonzero, and ``marks[b]`` receives the words written or read by its end (``skip`` and
     ``marks`` hold ``ceil(n / block)`` entries). ``values`` ``(channels, K)`` and ``counts`` ``(channels,)``:
     each coded channel's value table (sorted, distinct, and holding every value the channel takes), or
-    a count of 0 for a channel coded without one.
+    a count of 0 for a channel coded without one; ``edges`` ``(channels, K)``: its cells.
     """
     n_samples, channels = x.shape
     fr = new_frame(cfg, net, channels, n_samples)
@@ -213,7 +214,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
         start = b * block
         stop = min(n_samples, start + block)
         status = run_samples(OBSERVE if skip[b] else mode, x, start, stop, joint, cfg, fr, net, sig, ex2, words,
-                             feats, aux, values, counts)
+                             feats, aux, values, edges, counts)
         if status != OK:
             return status, fr.io[0]
         marks[b] = fr.io[0]

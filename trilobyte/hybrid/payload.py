@@ -1,6 +1,6 @@
-"""A frame's payload (layouts 2 and 3): wasted low bits, value tables, the kernel's words, FLAC's blocks.
+"""A frame's payload (layouts 2 to 4): wasted low bits, value tables, the kernel's words, FLAC's blocks.
 
-Layout 3 (integers little-endian; ``docs/formats.md`` specifies it)::
+Layout 4 (integers little-endian; ``docs/formats.md`` specifies it)::
 
     head                 u8: the wasted bits w (the low bits zero in every sample of the frame, 0 for
                          digital silence) in bits 0-4; bit 5 set when a variant byte follows; bit 6 + c
@@ -19,8 +19,11 @@ Layout 3 (integers little-endian; ``docs/formats.md`` specifies it)::
                          length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
                          length costs one)
 
-A layout-2 frame has a head of w alone and no tables, and its kernel codes without the calibration
-(:mod:`trilobyte.hybrid.calibration`), which layout 3's always uses. The encoder codes the
+Layout 3 is the same but for the value cells' edges, at the midpoints of neighbouring values
+(:func:`~trilobyte.hybrid.valueset.cell_edges`; layout 4: the mean of
+:data:`~trilobyte.hybrid.valueset.CELL_MEANS` values each side). A layout-2 frame has a head of w alone
+and no tables, and its kernel codes without the calibration (:mod:`trilobyte.hybrid.calibration`), which
+layouts 3 and 4 always use. The encoder codes the
 shifted frame once with the kernel, reading the words each block cost; where a coded channel uses few
 of the values in its range (:func:`value_tables`), it codes the frame again among the channels' value
 tables and keeps that if it is smaller, tables included. libFLAC codes each block at ``flac -8`` (the
@@ -41,10 +44,18 @@ from trilobyte.core.flacblocks import FlacBlockError, decode_block, encode_block
 from trilobyte.hybrid.engine import BLOCK, FrameError, blocks, coded_channels, joint_mode, kernel_decode, kernel_words
 from trilobyte.hybrid.model import HybridModel
 from trilobyte.hybrid.settings import VARIANTS
-from trilobyte.hybrid.valueset import ValueTableError, pack_table, spacing_bits, unpack_table, value_table
+from trilobyte.hybrid.valueset import (
+    CELL_MEANS,
+    ValueTableError,
+    pack_table,
+    spacing_bits,
+    unpack_table,
+    value_table,
+)
 
-LAYOUT = 3
-LAYOUTS = (2, 3)  # the layouts this module reads
+LAYOUT = 4
+LAYOUTS = (2, 3, 4)  # the layouts this module reads
+CELLS = {2: 1, 3: 1, 4: CELL_MEANS}  # by layout: values each side whose mean places a value cell's edge
 VARIANT_BIT = 5  # of the head byte: set when a variant byte follows it
 TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table
 MAX_FLAC_FRAME = (1 << 23) - 1  # a longer FLAC frame is never chosen
@@ -92,7 +103,7 @@ def fallback_blocks(marks: np.ndarray, flac: list[bytes]) -> np.ndarray:
 
 def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes]:
     """Each coded channel's value table where coding among it could pay (else ``None``), the head byte's
-    bits that say which, and the tables' field of a layout-3 payload."""
+    bits that say which, and the tables' field of a layout-3 or layout-4 payload."""
     tables: list[np.ndarray | None] = []
     flags, field = 0, b""
     for c in range(coded.shape[1]):
@@ -110,7 +121,7 @@ def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes
 
 def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
                    stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0) -> bytes:
-    """The frame's layout-3 payload (``flac``: :func:`flac_frames` of it, computed here unless given;
+    """The frame's layout-4 payload (``flac``: :func:`flac_frames` of it, computed here unless given;
     ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`)."""
     x = np.ascontiguousarray(samples, dtype=np.int64)
     w = wasted_bits(x, bit_depth)
@@ -118,9 +129,10 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     joint = joint_mode(model, shifted, stereo)  # the stereo mode every pass below codes in
     words, marks = kernel_words(model, shifted, bit_depth, sample_rate, joint, variant=variant, calibrate=True)
     tables, flags, field = value_tables(coded_channels(shifted, joint))
+    cells = CELLS[LAYOUT]
     if flags:
         tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, joint, tables=tables,
-                                            variant=variant, calibrate=True)
+                                            variant=variant, calibrate=True, cells=cells)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
         else:
@@ -128,7 +140,7 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, joint, skip, tables, variant, True)
+        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, joint, skip, tables, variant, True, cells)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
     head = _U8.pack(w | flags | 1 << VARIANT_BIT) + _U8.pack(variant) if variant else _U8.pack(w | flags)
@@ -160,7 +172,7 @@ def _read_tables(payload: bytes, at: int, flags: int, channels: int, bit_depth: 
 
 def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
                    sample_rate: int, layout: int = LAYOUT) -> np.ndarray:
-    """Exact inverse of :func:`encode_payload` (or of its layout 2): ``(num_samples, channels)`` int64."""
+    """Exact inverse of :func:`encode_payload` (or of its layouts 2 and 3): ``(num_samples, channels)`` int64."""
     if layout not in LAYOUTS:
         raise ValueError(f"frame layout {layout} is not one of {LAYOUTS}")
     count = blocks(num_samples)
@@ -173,7 +185,7 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
         raise FrameError(f"a frame's head announces value tables its {channels} channels cannot have")
     variant, at = 0, 1
     if payload[0] >> VARIANT_BIT & 1:
-        variant = payload[1] if len(payload) > 1 and layout == 3 else 0
+        variant = payload[1] if len(payload) > 1 and layout >= 3 else 0
         if not 1 <= variant < len(VARIANTS):
             raise FrameError(f"a frame names cascade variant {variant}; this decoder has 1..{len(VARIANTS) - 1}")
         at = 2
@@ -206,5 +218,5 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
     kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, sample_rate, skip, tables,
-                  variant, layout == 3)
+                  variant, layout >= 3, CELLS[layout])
     return x << w

@@ -6,9 +6,9 @@ frequencies ``C(i) = i + G(edge_i) * (2**24 - M) >> 34`` come from the mixture's
 the logistic, linear interpolation): every symbol has frequency >= 1, the total is exactly 2**24. An
 escape is followed by an Elias-gamma code of the overshoot; the ``s`` low bits are uniform.
 
-A channel coded among a value table (:mod:`trilobyte.hybrid.valueset`, ``k > 0`` values ``vals[:k]``)
-codes the rank offset from the value nearest the prediction (rank ``base``) in the same alphabet: the
-edge below rank ``u`` is the midpoint of ``vals[u - 1]`` and ``vals[u]``, so ranks outside the table
+A channel coded among a value table (:mod:`trilobyte.hybrid.valueset`, ``k > 0`` values) codes the rank
+offset from the value nearest the prediction (rank ``base``) in the same alphabet: the edge below rank
+``u`` is at ``edges[u] / 2`` (:func:`trilobyte.hybrid.valueset.cell_edges`), so ranks outside the table
 hold the minimum frequency alone. With a calibration (:mod:`trilobyte.hybrid.calibration`, frame
 layout 3), ``H(G)`` replaces ``G`` in ``C(i)``.
 """
@@ -65,11 +65,11 @@ def mixture_cdf(e2: int, mix: np.ndarray, sig: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
-def edge_cdf(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, vals: np.ndarray, k: int,
+def edge_cdf(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, edges: np.ndarray, k: int,
              base: int, pred: int) -> int:
     """G at the lower edge of symbol ``i`` of the alphabet [escape-, bins -L..L-1, escape+] (M symbols),
     in 2**-34: 0 for the first, 2**34 past the last; bins of residuals, or with ``k > 0`` of ranks among
-    ``vals[:k]`` offset from ``base`` (prediction ``pred``)."""
+    ``k`` values offset from ``base`` (prediction ``pred``), rank ``u``'s cell from ``edges[u] / 2``."""
     if i <= 0:
         return 0
     if i >= m:
@@ -82,7 +82,7 @@ def edge_cdf(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray
         return 0
     if u >= k:
         return 1 << G_BITS
-    return mixture_cdf(vals[u - 1] + vals[u] - 2 * pred, mix, sig)
+    return mixture_cdf(edges[u] - 2 * pred, mix, sig)
 
 
 @njit(cache=True, inline="always")
@@ -126,7 +126,7 @@ def decode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, bits: int)
 
 @njit(cache=True, inline="always")
 def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int,
+                    sig: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
                     cal: np.ndarray) -> tuple[int, int]:
     """Code residual ``r`` (a rank offset with ``k > 0``: :func:`edge_cdf`) with bin shift ``s``, ``half``
     central bins a side and calibration ``cal``; the mixture's CDF at the coded bin's edges."""
@@ -141,8 +141,8 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
     else:
         sym = q + half + 1
         over = -1
-    g_lo = edge_cdf(sym, m, half, s, mix, sig, vals, k, base, pred)
-    g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, vals, k, base, pred)
+    g_lo = edge_cdf(sym, m, half, s, mix, sig, edges, k, base, pred)
+    g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, edges, k, base, pred)
     c_lo = cumulative(sym, m, g_lo, cal)
     rc.encode(st, io, words, c_lo, cumulative(sym + 1, m, g_hi, cal) - c_lo)
     if over >= 0:
@@ -155,7 +155,7 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
 
 @njit(cache=True, inline="always")
 def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray, vals: np.ndarray, k: int, base: int, pred: int,
+                    sig: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
                     cal: np.ndarray) -> tuple[int, int, int, int]:
     """(status, residual, the mixture's CDF at its bin's edges): the inverse of :func:`encode_residual`."""
     m = 2 * half + 2
@@ -165,12 +165,12 @@ def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, h
     low, high = 0, m
     while high - low > 1:
         mid = (low + high) >> 1
-        if cumulative(mid, m, edge_cdf(mid, m, half, s, mix, sig, vals, k, base, pred), cal) <= target:
+        if cumulative(mid, m, edge_cdf(mid, m, half, s, mix, sig, edges, k, base, pred), cal) <= target:
             low = mid
         else:
             high = mid
-    g_lo = edge_cdf(low, m, half, s, mix, sig, vals, k, base, pred)
-    g_hi = edge_cdf(low + 1, m, half, s, mix, sig, vals, k, base, pred)
+    g_lo = edge_cdf(low, m, half, s, mix, sig, edges, k, base, pred)
+    g_hi = edge_cdf(low + 1, m, half, s, mix, sig, edges, k, base, pred)
     c_lo = cumulative(low, m, g_lo, cal)
     rc.consume(st, io, words, c_lo, cumulative(low + 1, m, g_hi, cal) - c_lo)
     if low == 0 or low == m - 1:
