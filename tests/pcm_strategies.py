@@ -5,18 +5,19 @@ its repr (``Signal(...).pcm()``) and shrinks towards short, plain signals. The k
 must survive: digital silence, a constant, full-scale extremes, square waves, white noise from clipped
 full scale down to the last bit, sparse full-scale spikes after silence (they throw an adaptive
 coder's scale out of its central bins: escape codes), slow ramps, a mixture of these within one
-signal, and sample values drawn one by one (which shrink sample by sample).
+signal, a mixture held (every value repeated 2 to 16 times, from any phase: a sound played at a
+multiple of its rate), and sample values drawn one by one (which shrink sample by sample).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from hypothesis import strategies as st
 
 BASIC_KINDS = ("silence", "constant", "extremes", "square", "noise", "spikes", "ramp")
-KINDS = (*BASIC_KINDS, "mixture", "drawn")
+KINDS = (*BASIC_KINDS, "mixture", "held", "drawn")
 CHANNEL_RELATIONS = ("independent", "same", "negated", "near")
 RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000)
 MAX_DRAWN = 300
@@ -28,8 +29,9 @@ class Signal:
 
     ``level``: noise has a standard deviation of full scale / 2**level, square waves an amplitude of
     full scale >> level; ``period``: a square wave's half period, the spikes' mean gap, the number of
-    segments of a mixture; ``relation``: how channels after the first follow it; ``values``: the
-    interleaved samples of kind ``drawn``.
+    segments of a mixture and, plus 2 and modulo 15, how often kind ``held`` repeats each value;
+    ``relation``: how channels after the first follow it; ``values``: the interleaved samples of kind
+    ``drawn``.
     """
 
     kind: str
@@ -56,6 +58,10 @@ class Signal:
         n, low, high = self.num_samples, self.low, self.high
         if self.kind == "drawn":
             return np.clip(np.array(self.values[: n * self.channels], np.int64), low, high).reshape(n, self.channels)
+        if self.kind == "held":
+            hold = self.period % 15 + 2
+            base = replace(self, kind="mixture", num_samples=n // hold + 2).pcm()
+            return np.repeat(base, hold, axis=0)[self.seed % hold: self.seed % hold + n]
         rng = np.random.default_rng(self.seed)
         first = self._channel(rng, self.kind, n)
         out = [first]

@@ -40,12 +40,17 @@ def test_the_manifest_covers_every_frame_layout() -> None:
                                                                  if f["model"] == "default"} - layout3 - layout4
     assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh",
                        "layout3-search-16k16-mono.trh"}
-    assert layout4 == {"layout4-clusters-11k16-mono.trh"}
+    assert layout4 == {"layout4-clusters-11k16-mono.trh", "layout4-held-22k8-stereo.trh"}
     assert set(layouts.values()) == {1, 2, 3, 4}
-    # the values files code every channel among its value table; the search file names a cascade variant
+    # the values files code every channel among its value table; the search file names a cascade variant;
+    # the held file's frames are held
     for name in layout3 | layout4:
-        heads = [f.payload[0] for f in codec.parse((GOLDEN / name).read_bytes()).frames]
-        assert all(h >> 6 in (1, 3) for h in heads) if "search" not in name else all(h >> 5 == 1 for h in heads)
+        payloads = [f.payload for f in codec.parse((GOLDEN / name).read_bytes()).frames]
+        if "held" in name:
+            assert all(p[0] >> 5 & 1 and p[1] == 0x10 and p[2] == 1 | 1 << 4 for p in payloads)
+        else:
+            heads = [p[0] for p in payloads]
+            assert all(h >> 6 in (1, 3) for h in heads) if "search" not in name else all(h >> 5 == 1 for h in heads)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["files"], ids=lambda e: e["file"])

@@ -66,10 +66,11 @@ def test_a_variant_is_named_in_the_head_and_decodes(fixed: HybridModel) -> None:
 def test_a_bad_variant_byte_is_a_frame_error(fixed: HybridModel) -> None:
     x = tone(3000, 1, 1)
     data = payload.encode_payload(fixed, x, 16, 8000, variant=2)
-    for bad in (0, len(VARIANTS)):
-        with pytest.raises(engine.FrameError, match=f"variant {bad}"):
-            payload.decode_payload(fixed, data[:1] + bytes([bad]) + data[2:], len(x), 1, 16, 8000)
-    with pytest.raises(engine.FrameError, match="variant 0"):
+    assert data[:2] == bytes([0b0010_0000, 2])  # the head, then the options byte: variant 2, not held
+    for layout, bad in ((4, 0), (4, len(VARIANTS)), (4, 0x20), (3, 0), (3, len(VARIANTS)), (3, 0x12)):
+        with pytest.raises(engine.FrameError, match=f"options byte {bad:#04x} names no known cascade variant"):
+            payload.decode_payload(fixed, data[:1] + bytes([bad]) + data[2:], len(x), 1, 16, 8000, layout)
+    with pytest.raises(engine.FrameError, match="options byte 0x00"):
         payload.decode_payload(fixed, data, len(x), 1, 16, 8000, layout=2)
 
 

@@ -168,13 +168,18 @@ def layout3_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
 
 
 def layout4_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
-    """A file whose values come in clusters (frame layout 4's value cells), as :func:`sources`."""
+    """Files whose values come in clusters (frame layout 4's value cells) and whose every sample is held
+    twice (its held frames), as :func:`sources`."""
     low = hires("hires-96k24-a.flac", 11025, 16, 1.0, 1.5, 1) >> 8
     jitter = np.random.default_rng(4).integers(-1, 2, low.shape)
+    held = np.repeat(hires("hires-96k24-b.flac", 11025, 8, 1.0, 1.5, 2), 2, axis=0)[1:]
     return [
         ("layout4-clusters-11k16-mono", "default", np.round(low * 100.7).astype(np.int64) + jitter, 11025, 16,
          "CC0 recording hires-96k24-a at 8 bits, times 100.7, each sample moved by -1, 0 or +1 (clusters of"
          " three values a hundred apart), 16-bit 11.025 kHz mono"),
+        ("layout4-held-22k8-stereo", "default", held, 22050, 8,
+         "CC0 recording hires-96k24-b at 11.025 kHz, every sample repeated once (from the second: phase 1),"
+         " 8-bit 22.05 kHz stereo"),
     ]
 
 

@@ -3,10 +3,14 @@
 Layout 4 (integers little-endian; ``docs/formats.md`` specifies it)::
 
     head                 u8: the wasted bits w (the low bits zero in every sample of the frame, 0 for
-                         digital silence) in bits 0-4; bit 5 set when a variant byte follows; bit 6 + c
+                         digital silence) in bits 0-4; bit 5 set when an options byte follows; bit 6 + c
                          set when coded channel c is coded among its value table
-    variant              u8, where bit 5 says so: the frame's cascade variant, 1 or more
-                         (:data:`~trilobyte.hybrid.settings.VARIANTS`; 0, the model's settings, unwritten)
+    options              u8, where bit 5 says so (never 0): the frame's cascade variant in bits 0-3
+                         (:data:`~trilobyte.hybrid.settings.VARIANTS`; 0, the model's settings); bit 4
+                         set when the frame is held and a hold byte follows
+    hold                 u8, where bit 4 says so: h - 1 in bits 0-3 and the phase p in bits 4-7: every
+                         sample repeats the one before except at 0 and at p, p + h, p + 2h, ... (h 2 to
+                         16, p below h); only those samples are coded, at the rate divided by h
     value tables         per set bit, in channel order, the packed table's length (u32) and the table
                          (:func:`trilobyte.hybrid.valueset.pack_table`: the values the channel takes,
                          shifted right by w)
@@ -19,9 +23,11 @@ Layout 4 (integers little-endian; ``docs/formats.md`` specifies it)::
                          length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
                          length costs one)
 
-Layout 3 is the same but for the value cells' edges, at the midpoints of neighbouring values
-(:func:`~trilobyte.hybrid.valueset.cell_edges`; layout 4: the mean of
-:data:`~trilobyte.hybrid.valueset.CELL_MEANS` values each side). A layout-2 frame has a head of w alone
+Layout 3 has a variant byte (the variant alone, 1 or more) instead of the options byte, no hold, and
+value cells cut at the midpoints of neighbouring values (:func:`~trilobyte.hybrid.valueset.cell_edges`;
+layout 4: the mean of :data:`~trilobyte.hybrid.valueset.CELL_MEANS` values each side). A frame is held
+where a sound was repeated sample by sample to a higher rate (an 11 kHz effect played at 22 kHz):
+everything below, tables, words and FLAC blocks, is then of its held samples. A layout-2 frame has a head of w alone
 and no tables, and its kernel codes without the calibration (:mod:`trilobyte.hybrid.calibration`), which
 layouts 3 and 4 always use. The encoder codes the
 shifted frame once with the kernel, reading the words each block cost; where a coded channel uses few
@@ -56,7 +62,9 @@ from trilobyte.hybrid.valueset import (
 LAYOUT = 4
 LAYOUTS = (2, 3, 4)  # the layouts this module reads
 CELLS = {2: 1, 3: 1, 4: CELL_MEANS}  # by layout: values each side whose mean places a value cell's edge
-VARIANT_BIT = 5  # of the head byte: set when a variant byte follows it
+VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4) follows it
+HOLD_BIT = 4  # of the options byte: set when a hold byte follows it
+MAX_HOLD = 16  # samples a held value may last
 TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table
 MAX_FLAC_FRAME = (1 << 23) - 1  # a longer FLAC frame is never chosen
 MIN_SPACING_BITS = 1 / 32  # a channel whose values could save fewer bits a sample is coded without a table
@@ -88,9 +96,41 @@ def wasted_bits(samples: np.ndarray, bit_depth: int) -> int:
     return min((every & -every).bit_length() - 1, bit_depth - 1)
 
 
+def hold_of(samples: np.ndarray) -> tuple[int, int]:
+    """(h, p): the longest hold (at most :data:`MAX_HOLD`) for which every sample of the frame repeats the
+    one before except at 0 and at p, p + h, p + 2h, ...; (1, 0) for a frame that is not held or is
+    constant (nothing to gain)."""
+    x = np.asarray(samples)
+    changes = np.flatnonzero(np.any(x[1:] != x[:-1], axis=1)) + 1
+    if len(changes) == 0:
+        return 1, 0
+    for h in range(MAX_HOLD, 1, -1):
+        phase = changes % h
+        if np.all(phase == phase[0]):
+            return h, int(phase[0])
+    return 1, 0
+
+
+def held_starts(num_samples: int, hold: int, phase: int) -> np.ndarray:
+    """Where each held value starts: 0, then p, p + h, ... below ``num_samples`` (p > 0 only)."""
+    starts = np.arange(phase, num_samples, hold, dtype=np.int64)
+    return starts if phase == 0 else np.concatenate(([0], starts))
+
+
+def coded_frame(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int, int]:
+    """(the samples the frame codes, their rate, h, p): the held values where the frame is held
+    (:func:`hold_of`), at the rate divided by h; else the frame itself."""
+    x = np.ascontiguousarray(samples, dtype=np.int64)
+    hold, phase = hold_of(x)
+    if hold == 1:
+        return x, sample_rate, 1, 0
+    return np.ascontiguousarray(x[held_starts(len(x), hold, phase)]), max(sample_rate // hold, 1), hold, phase
+
+
 def flac_frames(samples: np.ndarray, bit_depth: int, sample_rate: int) -> list[bytes]:
-    """``flac -8``'s frame for each block of the frame."""
-    return encode_blocks(samples, sample_rate, bit_depth, BLOCK)
+    """``flac -8``'s frame for each block of the frame as coded (its held values where it is held)."""
+    coded, rate, _, _ = coded_frame(samples, sample_rate)
+    return encode_blocks(coded, rate, bit_depth, BLOCK)
 
 
 def fallback_blocks(marks: np.ndarray, flac: list[bytes]) -> np.ndarray:
@@ -123,28 +163,58 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
                    stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0) -> bytes:
     """The frame's layout-4 payload (``flac``: :func:`flac_frames` of it, computed here unless given;
     ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`)."""
-    x = np.ascontiguousarray(samples, dtype=np.int64)
+    x, rate, hold, phase = coded_frame(samples, sample_rate)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
     joint = joint_mode(model, shifted, stereo)  # the stereo mode every pass below codes in
-    words, marks = kernel_words(model, shifted, bit_depth, sample_rate, joint, variant=variant, calibrate=True)
+    words, marks = kernel_words(model, shifted, bit_depth, rate, joint, variant=variant, calibrate=True)
     tables, flags, field = value_tables(coded_channels(shifted, joint))
     cells = CELLS[LAYOUT]
     if flags:
-        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, sample_rate, joint, tables=tables,
+        tabled, tabled_marks = kernel_words(model, shifted, bit_depth, rate, joint, tables=tables,
                                             variant=variant, calibrate=True, cells=cells)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
         else:
             tables, flags, field = [None] * x.shape[1], 0, b""
-    flac = flac_frames(x, bit_depth, sample_rate) if flac is None else flac
+    flac = flac_frames(samples, bit_depth, sample_rate) if flac is None else flac
+    if len(flac) != len(marks):
+        raise ValueError(f"{len(flac)} FLAC frames for a frame of {len(marks)} blocks as coded")
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, sample_rate, joint, skip, tables, variant, True, cells)
+        words, _ = kernel_words(model, shifted, bit_depth, rate, joint, skip, tables, variant, True, cells)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
-    head = _U8.pack(w | flags | 1 << VARIANT_BIT) + _U8.pack(variant) if variant else _U8.pack(w | flags)
+    options = variant | (hold > 1) << HOLD_BIT
+    head = _U8.pack(w | flags | (options > 0) << VARIANT_BIT)
+    if options:
+        head += _U8.pack(options)
+    if hold > 1:
+        head += _U8.pack(hold - 1 | phase << 4)
     return head + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
+
+
+def _read_head(payload: bytes, layout: int, channels: int, bit_depth: int) -> tuple[int, int, int, int, int, int]:
+    """(wasted bits, table flags, cascade variant, h, p, offset past the head) of a frame's payload."""
+    if len(payload) < 1:
+        raise FrameError("a frame's payload is empty")
+    w, flags = payload[0] & ((1 << VARIANT_BIT) - 1), payload[0] >> TABLE_BIT
+    if w >= bit_depth:
+        raise FrameError(f"a frame's wasted bits ({w}) reach its bit depth")
+    if flags >> channels or (flags and layout == 2):
+        raise FrameError(f"a frame's head announces value tables its {channels} channels cannot have")
+    if not payload[0] >> VARIANT_BIT & 1:
+        return w, flags, 0, 1, 0, 1
+    options = payload[1] if len(payload) > 1 and layout >= 3 else 0
+    variant = options if layout == 3 else options & ((1 << HOLD_BIT) - 1)
+    if not 1 <= options < 1 << (HOLD_BIT + 1) or variant >= len(VARIANTS) or (layout == 3 and variant == 0):
+        raise FrameError(f"a frame's options byte {options:#04x} names no known cascade variant (this decoder"
+                         f" has 1..{len(VARIANTS) - 1}) or hold")
+    if layout == 3 or not options >> HOLD_BIT & 1:
+        return w, flags, variant, 1, 0, 2
+    if len(payload) < 3 or (payload[2] >> 4) > (payload[2] & 15):
+        raise FrameError("a frame's hold byte is missing or names a phase past its hold")
+    return w, flags, variant, (payload[2] & 15) + 1, payload[2] >> 4, 3
 
 
 def _read_tables(payload: bytes, at: int, flags: int, channels: int, bit_depth: int,
@@ -175,26 +245,17 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     """Exact inverse of :func:`encode_payload` (or of its layouts 2 and 3): ``(num_samples, channels)`` int64."""
     if layout not in LAYOUTS:
         raise ValueError(f"frame layout {layout} is not one of {LAYOUTS}")
-    count = blocks(num_samples)
-    if len(payload) < 1:
-        raise FrameError("a frame's payload is empty")
-    w, flags = payload[0] & ((1 << VARIANT_BIT) - 1), payload[0] >> TABLE_BIT
-    if w >= bit_depth:
-        raise FrameError(f"a frame's wasted bits ({w}) reach its bit depth")
-    if flags >> channels or (flags and layout == 2):
-        raise FrameError(f"a frame's head announces value tables its {channels} channels cannot have")
-    variant, at = 0, 1
-    if payload[0] >> VARIANT_BIT & 1:
-        variant = payload[1] if len(payload) > 1 and layout >= 3 else 0
-        if not 1 <= variant < len(VARIANTS):
-            raise FrameError(f"a frame names cascade variant {variant}; this decoder has 1..{len(VARIANTS) - 1}")
-        at = 2
-    tables, at = _read_tables(payload, at, flags, channels, bit_depth, num_samples)
+    w, flags, variant, hold, phase, at = _read_head(payload, layout, channels, bit_depth)
+    starts = held_starts(num_samples, hold, phase) if hold > 1 else None
+    length = num_samples if starts is None else len(starts)
+    rate = sample_rate if starts is None else max(sample_rate // hold, 1)
+    tables, at = _read_tables(payload, at, flags, channels, bit_depth, length)
     if at + _U32.size > len(payload):
         raise FrameError("a frame's payload is shorter than its head")
     (n_words,) = _U32.unpack_from(payload, at)
     words_at = at + _U32.size
     at = words_at + 4 * n_words
+    count = blocks(length)
     bitmap = payload[at: at + (count + 7) // 8]
     if at + len(bitmap) > len(payload) or len(bitmap) < (count + 7) // 8:
         raise FrameError("a frame's payload ends inside its words or its FLAC bitmap")
@@ -202,21 +263,23 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     if skip[count:].any():
         raise FrameError("a frame's FLAC bitmap marks blocks past its end")
     skip = np.ascontiguousarray(skip[:count])
-    x = np.zeros((num_samples, channels), dtype=np.int64)
+    x = np.zeros((length, channels), dtype=np.int64)
     at += len(bitmap)
     for b in np.flatnonzero(skip):
-        length, at = unpack_length(payload, at)
-        if length < 0:
+        size, at = unpack_length(payload, at)
+        if size < 0:
             raise FrameError(f"a frame's payload ends before FLAC block {b}")
-        frame = payload[at: at + length]
-        at += length
-        start, stop = b * BLOCK, min(num_samples, (b + 1) * BLOCK)
+        frame = payload[at: at + size]
+        at += size
+        start, stop = b * BLOCK, min(length, (b + 1) * BLOCK)
         try:
-            x[start:stop] = decode_block(frame, sample_rate, channels, bit_depth, stop - start, BLOCK) >> w
+            x[start:stop] = decode_block(frame, rate, channels, bit_depth, stop - start, BLOCK) >> w
         except FlacBlockError as err:
             raise FrameError(f"FLAC block {b}: {err}") from err
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
-    kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, sample_rate, skip, tables,
+    kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, rate, skip, tables,
                   variant, layout >= 3, CELLS[layout])
+    if starts is not None:
+        x = np.repeat(x, np.diff(np.append(starts, num_samples)), axis=0)
     return x << w
