@@ -35,13 +35,16 @@ def test_the_manifest_covers_every_frame_layout() -> None:
     layout2 = {name for name, layout in layouts.items() if layout == 2}
     layout3 = {name for name, layout in layouts.items() if layout == 3}
     layout4 = {name for name, layout in layouts.items() if layout == 4}
+    layout5 = {name for name, layout in layouts.items() if layout == 5}
+    later = layout3 | layout4 | layout5
     assert layout2 == {"layout2-wasted-44k16-stereo.trh", "layout2-flac-block-22k16-mono.trh",
                        "layout2-flac-block-48k24-wide.trh"} | {f["file"] for f in MANIFEST["files"]
-                                                                 if f["model"] == "default"} - layout3 - layout4
+                                                                 if f["model"] == "default"} - later
     assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh",
                        "layout3-search-16k16-mono.trh"}
     assert layout4 == {"layout4-clusters-11k16-mono.trh", "layout4-held-22k8-stereo.trh"}
-    assert set(layouts.values()) == {1, 2, 3, 4}
+    assert layout5 == {"layout5-recent-11k16-mono.trh"}
+    assert set(layouts.values()) == {1, 2, 3, 4, 5}
     # the values files code every channel among its value table; the search file names a cascade variant;
     # the held file's frames are held
     for name in layout3 | layout4:

@@ -183,6 +183,20 @@ def layout4_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def layout5_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A file whose quiet stretches take few values and loud ones many (layout 5's recent values)."""
+    quiet = hires("hires-96k24-a.flac", 11025, 16, 1.0, 1.5, 1) >> 11  # about 5 bits
+    loud = hires("hires-96k24-b.flac", 11025, 16, 1.0, 1.5, 1)
+    jitter = np.random.default_rng(5).integers(-1, 2, quiet.shape)
+    stretch = (np.arange(len(quiet)) // 2000 % 3 == 2)[:, None]
+    x = np.where(stretch, loud, quiet * 375 + jitter)
+    return [
+        ("layout5-recent-11k16-mono", "default", x, 11025, 16,
+         "CC0 recording hires-96k24-a at 5 bits times 375, each sample moved by -1, 0 or +1, every third"
+         " stretch of 2,000 samples hires-96k24-b at 16 bits, 16-bit 11.025 kHz mono"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -192,8 +206,8 @@ def copy_model(source: Path, target: Path) -> str:
 
 def main(models_dir: Path | None) -> None:
     """Copy the models from ``models_dir`` (when given) and write every golden file not yet written; a
-    file already here is kept as it is (the layout-1 to layout-3 ones can no longer be written: the codec
-    writes layout 4)."""
+    file already here is kept as it is (the layout-1 to layout-4 ones can no longer be written: the codec
+    writes layout 5)."""
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
@@ -203,7 +217,8 @@ def main(models_dir: Path | None) -> None:
     manifest = json.loads((HERE / "manifest.json").read_text()) if (HERE / "manifest.json").exists() else {}
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
-    every = sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
+    every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
+             + layout5_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

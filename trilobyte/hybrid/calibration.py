@@ -1,4 +1,4 @@
-"""Calibration: an adaptive map of the mixture's CDF, learned from the frame's own samples (layout 3).
+"""Calibration: an adaptive map of the mixture's CDF, learned from the frame's own samples (layouts 3-5).
 
 The network was trained on other audio; on a given file its mixture may be too wide, too narrow or
 lopsided in a way no feature tells it. Each coded channel keeps a histogram of where its samples fell

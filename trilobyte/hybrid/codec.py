@@ -4,9 +4,10 @@ The file is the ``.trb`` layout (magic, version, JSON header, header CRC, seek t
 payload and PCM CRC32s, payloads) with header format ``trilobyte-hybrid``: the model's id, the kernel's
 table digest, the audio format, the frame layout and the PCM's MD5. Frames of ``frame_samples`` samples
 are coded independently (all state starts from zero), so they are encoded and decoded in parallel
-processes. A frame is written in layout 4 (:mod:`trilobyte.hybrid.payload`: wasted low bits, channels
-coded among the values they use, and blocks that FLAC codes in fewer bits left to FLAC); layout-3 files
-(value cells cut at the midpoints), layout-2 files (no value tables) and files whose header names no
+processes. A frame is written in layout 5 (:mod:`trilobyte.hybrid.payload`: wasted low bits, channels
+coded among the values they use, held samples coded once, recent values mixed into the coder, and blocks
+that FLAC codes in fewer bits left to FLAC); layout-4 files (no recent values), layout-3 files (value
+cells cut at the midpoints, no holds), layout-2 files (no value tables) and files whose header names no
 layout (layout 1: a frame is the kernel's words alone) decode as they always did.
 
 Unlike the GPT-2 codec, nothing here depends on the machine: the kernel is integer arithmetic only,
@@ -161,7 +162,7 @@ class StreamInfo:
     frame_samples: int
     frame_count: int
     model_id: str
-    layout: int  # 1: a frame is the kernel's words; 2 to 4: trilobyte.hybrid.payload's layouts
+    layout: int  # 1: a frame is the kernel's words; 2 to 5: trilobyte.hybrid.payload's layouts
 
 
 def stream_info(header: dict[str, Any]) -> StreamInfo:

@@ -88,19 +88,21 @@ def blocks(num_samples: int, block: int = BLOCK) -> int:
 
 def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int, stereo: int | None = None,
                  skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None,
-                 variant: int = 0, calibrate: bool = False, cells: int = 1) -> tuple[bytes, np.ndarray]:
+                 variant: int = 0, calibrate: bool = False, cells: int = 1,
+                 recent: bool = False) -> tuple[bytes, np.ndarray]:
     """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
     stereo mode is :func:`stereo_mode`'s unless given), the blocks of :data:`BLOCK` samples where
     ``skip`` is nonzero only observed, each coded channel among its value table where ``tables`` gives
     one (every value it takes, sorted; ``cells``: :func:`table_arrays`'), the cascade in ``variant``
     (:data:`~trilobyte.hybrid.settings.VARIANTS`), the mixture calibrated where ``calibrate``
-    (:mod:`trilobyte.hybrid.calibration`); and per block the words written by its end."""
+    (:mod:`trilobyte.hybrid.calibration`) and mixed with recent values where ``recent``
+    (:mod:`trilobyte.hybrid.recent`); and per block the words written by its end."""
     x = _samples(samples)
     if stereo is None:
         stereo = stereo_mode(x)
     elif stereo not in (0, 1, 2):
         raise ValueError(f"stereo mode must be 0, 1 or 2, not {stereo}")
-    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo, variant, calibrate)
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo, variant, calibrate, recent)
     skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
     marks = np.zeros(len(skip), dtype=np.int64)
     size = x.size * 2 + 64
@@ -116,14 +118,15 @@ def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
 
 def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: int, sample_rate: int,
                   skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None,
-                  variant: int = 0, calibrate: bool = False, cells: int = 1) -> None:
+                  variant: int = 0, calibrate: bool = False, cells: int = 1, recent: bool = False) -> None:
     """Decode :func:`kernel_words`' words into ``x`` ``(num_samples, channels)`` int64, whose blocks where
-    ``skip`` is nonzero already hold their samples (``tables``, ``variant``, ``calibrate``, ``cells``: as
-    the encoder's)."""
+    ``skip`` is nonzero already hold their samples (``tables``, ``variant``, ``calibrate``, ``cells``,
+    ``recent``: as the encoder's)."""
     if len(payload) % 4:
         raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
-    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, variant=variant, calibrate=calibrate)
+    cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, variant=variant, calibrate=calibrate,
+                                       recent=recent)
     skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
     marks = np.zeros(len(skip), dtype=np.int64)
     status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),

@@ -29,7 +29,18 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from trilobyte.hybrid import calibration, cascade, covariance, intmath, jitcache, legacy, network, residual, valueset
+from trilobyte.hybrid import (
+    calibration,
+    cascade,
+    covariance,
+    intmath,
+    jitcache,
+    legacy,
+    network,
+    recent,
+    residual,
+    valueset,
+)
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.cascade import PAD, Cascade, Solver
 from trilobyte.hybrid.network import Context
@@ -53,6 +64,7 @@ class Frame(NamedTuple):
     io: np.ndarray  # its position in the words
     chan: np.ndarray  # (3, channels): each coded channel's range (LO, HI) and current sample (Y)
     maps: np.ndarray  # (channels, ...) each coded channel's calibration (no columns without one)
+    recent: np.ndarray  # (channels, ...) each coded channel's recent values (no columns without them)
 
 
 @njit(cache=True)
@@ -63,7 +75,8 @@ def new_frame(cfg: Any, net: tuple, channels: int, samples: int) -> Frame:
                  network.new_context(channels, PAD + samples, n_feat), network.new_mixture(cfg.components),
                  np.zeros((3, widest), dtype=np.int64), np.zeros(5, dtype=np.uint64), np.zeros(1, dtype=np.int64),
                  np.zeros((3, channels), dtype=np.int64),
-                 calibration.new_maps(channels) if cfg.calibrate else np.zeros((channels, 0), dtype=np.int64))
+                 calibration.new_maps(channels) if cfg.calibrate else np.zeros((channels, 0), dtype=np.int64),
+                 recent.new_state(channels, cfg.bit_depth, cfg.recent))
 
 
 @njit(cache=True)
@@ -160,8 +173,9 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 base = valueset.nearest(values[c], k, pred)
                 s = valueset.rank_shift(values[c], k, base, a, cfg.bin_bits)
             if mode == DECODE:
-                status, r, g_lo, g_hi = residual.decode_residual(fr.coder, fr.io, words, s, cfg.central_bins, mix,
-                                                                 sig, edges[c], k, base, pred, fr.maps[c])
+                status, r, g_lo, g_hi, inside = residual.decode_residual(
+                    fr.coder, fr.io, words, s, cfg.central_bins, mix, sig, values[c], edges[c], k, base, pred,
+                    fr.maps[c], fr.recent[c], cfg.bit_depth)
                 if status != OK:
                     return status
                 if k > 0:
@@ -173,12 +187,18 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 chan[Y, c] = pred + r
             elif mode == ENCODE:
                 r = valueset.rank_of(values[c], k, chan[Y, c]) - base if k > 0 else chan[Y, c] - pred
-                g_lo, g_hi = residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix, sig,
-                                                      edges[c], k, base, pred, fr.maps[c])
+                g_lo, g_hi, inside = residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix,
+                                                              sig, values[c], edges[c], k, base, pred, fr.maps[c],
+                                                              fr.recent[c], cfg.bit_depth)
+            if cfg.recent and mode in (DECODE, ENCODE):
+                mass = residual.calibrated(g_hi, fr.maps[c]) - residual.calibrated(g_lo, fr.maps[c])
+                recent.adapt(fr.recent[c], mass, inside)
             if cfg.calibrate and mode in (DECODE, ENCODE):
                 calibration.observe(fr.maps[c], g_lo, g_hi)
             value = chan[Y, c]
             cascade.adapt(cfg, cs, sv, c, t, value, pre, pl, p0, p1, p2)
+            if cfg.recent:
+                recent.observe(fr.recent[c], cfg.bit_depth, value)
             network.observe(cfg, ctx, cs.hist[cascade.XH, c], c, t, value, pred)
         if mode == DECODE and not join(chan[Y], joint, cfg.bit_depth, x, n):
             return BAD_VALUE
@@ -225,7 +245,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
 
 
 # every module the kernel's compiled functions are built from (numba's cache must see a change in any)
-MODULES = (sys.modules[__name__], calibration, cascade, covariance, intmath, legacy, network, rc, residual,
-           valueset)
+MODULES = (sys.modules[__name__], calibration, cascade, covariance, intmath, legacy, network, rc, recent,
+           residual, valueset)
 # before any of them is loaded from the cache: numba would not see a change in the modules it calls
 jitcache.refresh(*MODULES)

@@ -1,6 +1,6 @@
-"""A frame's payload (layouts 2 to 4): wasted low bits, value tables, the kernel's words, FLAC's blocks.
+"""A frame's payload (layouts 2 to 5): wasted low bits, value tables, the kernel's words, FLAC's blocks.
 
-Layout 4 (integers little-endian; ``docs/formats.md`` specifies it)::
+Layouts 4 and 5 (integers little-endian; ``docs/formats.md`` specifies them)::
 
     head                 u8: the wasted bits w (the low bits zero in every sample of the frame, 0 for
                          digital silence) in bits 0-4; bit 5 set when an options byte follows; bit 6 + c
@@ -23,13 +23,15 @@ Layout 4 (integers little-endian; ``docs/formats.md`` specifies it)::
                          length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
                          length costs one)
 
-Layout 3 has a variant byte (the variant alone, 1 or more) instead of the options byte, no hold, and
-value cells cut at the midpoints of neighbouring values (:func:`~trilobyte.hybrid.valueset.cell_edges`;
-layout 4: the mean of :data:`~trilobyte.hybrid.valueset.CELL_MEANS` values each side). A frame is held
-where a sound was repeated sample by sample to a higher rate (an 11 kHz effect played at 22 kHz):
-everything below, tables, words and FLAC blocks, is then of its held samples. A layout-2 frame has a head of w alone
+Layout 5's coder mixes each channel's recent values into its distribution (:mod:`trilobyte.hybrid.recent`,
+16-bit audio or narrower); layout 4's does not. Layout 3 has a variant byte (the variant alone, 1 or more)
+instead of the options byte, no hold, and value cells cut at the midpoints of neighbouring values
+(:func:`~trilobyte.hybrid.valueset.cell_edges`; layouts 4 and 5: the mean of
+:data:`~trilobyte.hybrid.valueset.CELL_MEANS` values each side). A frame is held where a sound was repeated
+sample by sample to a higher rate (an 11 kHz effect played at 22 kHz): everything below, tables, words and
+FLAC blocks, is then of its held samples. A layout-2 frame has a head of w alone
 and no tables, and its kernel codes without the calibration (:mod:`trilobyte.hybrid.calibration`), which
-layouts 3 and 4 always use. The encoder codes the
+layouts 3 to 5 always use. The encoder codes the
 shifted frame once with the kernel, reading the words each block cost; where a coded channel uses few
 of the values in its range (:func:`value_tables`), it codes the frame again among the channels' value
 tables and keeps that if it is smaller, tables included. libFLAC codes each block at ``flac -8`` (the
@@ -59,9 +61,10 @@ from trilobyte.hybrid.valueset import (
     value_table,
 )
 
-LAYOUT = 4
-LAYOUTS = (2, 3, 4)  # the layouts this module reads
-CELLS = {2: 1, 3: 1, 4: CELL_MEANS}  # by layout: values each side whose mean places a value cell's edge
+LAYOUT = 5
+LAYOUTS = (2, 3, 4, 5)  # the layouts this module reads
+CELLS = {2: 1, 3: 1, 4: CELL_MEANS, 5: CELL_MEANS}  # by layout: values each side whose mean places a cell's edge
+RECENT_FROM = 5  # the first layout whose coder mixes in recent values (trilobyte.hybrid.recent)
 VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4) follows it
 HOLD_BIT = 4  # of the options byte: set when a hold byte follows it
 MAX_HOLD = 16  # samples a held value may last
@@ -143,7 +146,7 @@ def fallback_blocks(marks: np.ndarray, flac: list[bytes]) -> np.ndarray:
 
 def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes]:
     """Each coded channel's value table where coding among it could pay (else ``None``), the head byte's
-    bits that say which, and the tables' field of a layout-3 or layout-4 payload."""
+    bits that say which, and the tables' field of a layout-3 to layout-5 payload."""
     tables: list[np.ndarray | None] = []
     flags, field = 0, b""
     for c in range(coded.shape[1]):
@@ -161,18 +164,19 @@ def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes
 
 def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
                    stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0) -> bytes:
-    """The frame's layout-4 payload (``flac``: :func:`flac_frames` of it, computed here unless given;
+    """The frame's payload in layout :data:`LAYOUT` (``flac``: :func:`flac_frames` of it, computed here unless given;
     ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`)."""
     x, rate, hold, phase = coded_frame(samples, sample_rate)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
     joint = joint_mode(model, shifted, stereo)  # the stereo mode every pass below codes in
-    words, marks = kernel_words(model, shifted, bit_depth, rate, joint, variant=variant, calibrate=True)
+    cells, mixed = CELLS[LAYOUT], LAYOUT >= RECENT_FROM
+    words, marks = kernel_words(model, shifted, bit_depth, rate, joint, variant=variant, calibrate=True,
+                                recent=mixed)
     tables, flags, field = value_tables(coded_channels(shifted, joint))
-    cells = CELLS[LAYOUT]
     if flags:
         tabled, tabled_marks = kernel_words(model, shifted, bit_depth, rate, joint, tables=tables,
-                                            variant=variant, calibrate=True, cells=cells)
+                                            variant=variant, calibrate=True, cells=cells, recent=mixed)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
         else:
@@ -182,16 +186,29 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
         raise ValueError(f"{len(flac)} FLAC frames for a frame of {len(marks)} blocks as coded")
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, rate, joint, skip, tables, variant, True, cells)
+        words, _ = kernel_words(model, shifted, bit_depth, rate, joint, skip, tables, variant, True, cells, mixed)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
+    data = _head(w | flags, variant, hold, phase) + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
+    # the blocks were chosen one by one, the coder's last words uncounted: every block FLAC's may be smaller
+    if all(len(f) <= MAX_FLAC_FRAME for f in flac):
+        everything = b"".join(pack_length(len(f)) + f for f in flac)
+        bitmap = np.packbits(np.ones(len(flac), dtype=np.uint8), bitorder="little").tobytes()
+        flac_only = _head(0, 0, hold, phase) + _U32.pack(0) + bitmap + everything
+        if len(flac_only) < len(data):
+            return flac_only
+    return data
+
+
+def _head(head: int, variant: int, hold: int, phase: int) -> bytes:
+    """The head byte (wasted bits and table flags in ``head``), then the options and hold bytes if any."""
     options = variant | (hold > 1) << HOLD_BIT
-    head = _U8.pack(w | flags | (options > 0) << VARIANT_BIT)
+    data = _U8.pack(head | (options > 0) << VARIANT_BIT)
     if options:
-        head += _U8.pack(options)
+        data += _U8.pack(options)
     if hold > 1:
-        head += _U8.pack(hold - 1 | phase << 4)
-    return head + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
+        data += _U8.pack(hold - 1 | phase << 4)
+    return data
 
 
 def _read_head(payload: bytes, layout: int, channels: int, bit_depth: int) -> tuple[int, int, int, int, int, int]:
@@ -242,7 +259,7 @@ def _read_tables(payload: bytes, at: int, flags: int, channels: int, bit_depth: 
 
 def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
                    sample_rate: int, layout: int = LAYOUT) -> np.ndarray:
-    """Exact inverse of :func:`encode_payload` (or of its layouts 2 and 3): ``(num_samples, channels)`` int64."""
+    """Exact inverse of :func:`encode_payload` (or of its layouts 2 to 4): ``(num_samples, channels)`` int64."""
     if layout not in LAYOUTS:
         raise ValueError(f"frame layout {layout} is not one of {LAYOUTS}")
     w, flags, variant, hold, phase, at = _read_head(payload, layout, channels, bit_depth)
@@ -279,7 +296,7 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
     kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, rate, skip, tables,
-                  variant, layout >= 3, CELLS[layout])
+                  variant, layout >= 3, CELLS[layout], layout >= RECENT_FROM)
     if starts is not None:
         x = np.repeat(x, np.diff(np.append(starts, num_samples)), axis=0)
     return x << w

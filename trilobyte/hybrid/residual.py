@@ -10,7 +10,8 @@ A channel coded among a value table (:mod:`trilobyte.hybrid.valueset`, ``k > 0``
 offset from the value nearest the prediction (rank ``base``) in the same alphabet: the edge below rank
 ``u`` is at ``edges[u] / 2`` (:func:`trilobyte.hybrid.valueset.cell_edges`), so ranks outside the table
 hold the minimum frequency alone. With a calibration (:mod:`trilobyte.hybrid.calibration`, frame
-layout 3), ``H(G)`` replaces ``G`` in ``C(i)``.
+layouts 3 to 5), ``H(G)`` replaces ``G`` in ``C(i)``; with recent values (:mod:`trilobyte.hybrid.recent`,
+layout 5) that is mixed with the share of the channel's last samples below the bin's lower edge.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from trilobyte.hybrid import calibration
+from trilobyte.hybrid import calibration, recent
 from trilobyte.hybrid import rangecoder as rc
 from trilobyte.hybrid.intmath import bit_length
 from trilobyte.hybrid.network import BQ, INV_B, M2, PI
@@ -86,15 +87,43 @@ def edge_cdf(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray
 
 
 @njit(cache=True, inline="always")
-def cumulative(i: int, m: int, g: int, cal: np.ndarray) -> int:
+def edge_count(i: int, m: int, half: int, s: int, vals: np.ndarray, k: int, base: int, pred: int, rec: np.ndarray,
+               bit_depth: int) -> int:
+    """How many of the recent values (``rec``: :mod:`trilobyte.hybrid.recent`) lie below symbol ``i``'s
+    lower edge: the value ``pred + (q << s)`` of bin ``q``, or with ``k > 0`` the value of its first rank."""
+    if i <= 0:
+        return 0
+    if i >= m:
+        return rec[recent.COUNT]
+    q = i - 1 - half
+    if k == 0:
+        return recent.below(rec, bit_depth, pred + (q << s))
+    u = base + (q << s)
+    if u <= 0:
+        return 0
+    if u >= k:
+        return rec[recent.COUNT]
+    return recent.below(rec, bit_depth, vals[u])
+
+
+@njit(cache=True, inline="always")
+def calibrated(g: int, cal: np.ndarray) -> int:
+    """``g`` mapped by the calibration ``cal`` (the identity where it is empty)."""
+    return calibration.transform(g, cal) if cal.shape[0] > 0 else g
+
+
+@njit(cache=True, inline="always")
+def cumulative(i: int, m: int, g: int, cal: np.ndarray, h: int, rec: np.ndarray) -> int:
     """C(i) of the alphabet (every frequency >= 1) from ``g``, :func:`edge_cdf`'s G at symbol ``i``'s lower
-    edge, mapped by the calibration ``cal`` (:mod:`trilobyte.hybrid.calibration`) unless it is empty."""
+    edge, mapped by the calibration ``cal`` (:mod:`trilobyte.hybrid.calibration`) unless it is empty and
+    mixed with the recent values' share ``h`` (:func:`edge_count`) unless ``rec`` is empty."""
     if i <= 0:
         return 0
     if i >= m:
         return TOTAL
-    if cal.shape[0] > 0:
-        g = calibration.transform(g, cal)
+    g = calibrated(g, cal)
+    if rec.shape[0] > 0:
+        g = recent.mix(g, h, rec)
     return i + ((g * (TOTAL - m)) >> G_BITS)
 
 
@@ -126,10 +155,11 @@ def decode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, bits: int)
 
 @njit(cache=True, inline="always")
 def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
-                    cal: np.ndarray) -> tuple[int, int]:
+                    sig: np.ndarray, vals: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
+                    cal: np.ndarray, rec: np.ndarray, bit_depth: int) -> tuple[int, int, int]:
     """Code residual ``r`` (a rank offset with ``k > 0``: :func:`edge_cdf`) with bin shift ``s``, ``half``
-    central bins a side and calibration ``cal``; the mixture's CDF at the coded bin's edges."""
+    central bins a side, calibration ``cal`` and recent values ``rec``; the mixture's CDF at the coded bin's
+    edges and the recent values in the bin."""
     m = 2 * half + 2
     q = r >> s
     if q < -half:
@@ -143,48 +173,59 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
         over = -1
     g_lo = edge_cdf(sym, m, half, s, mix, sig, edges, k, base, pred)
     g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, edges, k, base, pred)
-    c_lo = cumulative(sym, m, g_lo, cal)
-    rc.encode(st, io, words, c_lo, cumulative(sym + 1, m, g_hi, cal) - c_lo)
+    h_lo = h_hi = 0
+    if rec.shape[0] > 0:
+        h_lo = edge_count(sym, m, half, s, vals, k, base, pred, rec, bit_depth)
+        h_hi = edge_count(sym + 1, m, half, s, vals, k, base, pred, rec, bit_depth)
+    c_lo = cumulative(sym, m, g_lo, cal, h_lo, rec)
+    rc.encode(st, io, words, c_lo, cumulative(sym + 1, m, g_hi, cal, h_hi, rec) - c_lo)
     if over >= 0:
         nb = bit_length(over + 1)
         encode_uniform(st, io, words, nb, 5)
         encode_uniform(st, io, words, over + 1, nb - 1)
     encode_uniform(st, io, words, r - (q << s), s)
-    return g_lo, g_hi
+    return g_lo, g_hi, h_hi - h_lo
 
 
 @njit(cache=True, inline="always")
 def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, half: int, mix: np.ndarray,
-                    sig: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
-                    cal: np.ndarray) -> tuple[int, int, int, int]:
-    """(status, residual, the mixture's CDF at its bin's edges): the inverse of :func:`encode_residual`."""
+                    sig: np.ndarray, vals: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
+                    cal: np.ndarray, rec: np.ndarray, bit_depth: int) -> tuple[int, int, int, int, int]:
+    """(status, residual, the mixture's CDF at its bin's edges, the recent values in its bin): the inverse
+    of :func:`encode_residual`."""
     m = 2 * half + 2
     target = rc.quantile(st)
     if target < 0:
-        return BAD_DATA, 0, 0, 0
+        return BAD_DATA, 0, 0, 0, 0
+    mixing = rec.shape[0] > 0 and rec[recent.WEIGHT] > 0  # else the counts change nothing in C
     low, high = 0, m
     while high - low > 1:
         mid = (low + high) >> 1
-        if cumulative(mid, m, edge_cdf(mid, m, half, s, mix, sig, edges, k, base, pred), cal) <= target:
+        h = edge_count(mid, m, half, s, vals, k, base, pred, rec, bit_depth) if mixing else 0
+        if cumulative(mid, m, edge_cdf(mid, m, half, s, mix, sig, edges, k, base, pred), cal, h, rec) <= target:
             low = mid
         else:
             high = mid
     g_lo = edge_cdf(low, m, half, s, mix, sig, edges, k, base, pred)
     g_hi = edge_cdf(low + 1, m, half, s, mix, sig, edges, k, base, pred)
-    c_lo = cumulative(low, m, g_lo, cal)
-    rc.consume(st, io, words, c_lo, cumulative(low + 1, m, g_hi, cal) - c_lo)
+    h_lo = h_hi = 0
+    if rec.shape[0] > 0:
+        h_lo = edge_count(low, m, half, s, vals, k, base, pred, rec, bit_depth)
+        h_hi = edge_count(low + 1, m, half, s, vals, k, base, pred, rec, bit_depth)
+    c_lo = cumulative(low, m, g_lo, cal, h_lo, rec)
+    rc.consume(st, io, words, c_lo, cumulative(low + 1, m, g_hi, cal, h_hi, rec) - c_lo)
     if low == 0 or low == m - 1:
         nb = decode_uniform(st, io, words, 5)
         if nb < 1 or nb > 30:
-            return BAD_DATA, 0, 0, 0
+            return BAD_DATA, 0, 0, 0, 0
         rest = decode_uniform(st, io, words, nb - 1)
         if rest < 0:
-            return BAD_DATA, 0, 0, 0
+            return BAD_DATA, 0, 0, 0, 0
         over = ((1 << (nb - 1)) | rest) - 1
         q = -half - 1 - over if low == 0 else half + over
     else:
         q = low - 1 - half
     low_bits = decode_uniform(st, io, words, s)
     if low_bits < 0:
-        return BAD_DATA, 0, 0, 0
-    return OK, (q << s) + low_bits, g_lo, g_hi
+        return BAD_DATA, 0, 0, 0, 0
+    return OK, (q << s) + low_bits, g_lo, g_hi, h_hi - h_lo

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
+RECENT_MAX_DEPTH = 16  # recent values' tree spans a side channel's range: 2**17 entries at most
 MAX_HIDDEN = 256  # with the network's activation clamp, what keeps its sums below 2**63
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
@@ -50,7 +51,8 @@ class KernelConfig(NamedTuple):
     lpc_warmup: int
     absolute_scale: bool
     round_centre: bool
-    calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layout 3)
+    calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 5)
+    recent: bool  # the coder mixes in the channel's recent values (layout 5, 16 bits or fewer)
 
 
 class SettingsError(ValueError):
@@ -233,10 +235,11 @@ class HybridSettings:
         return self.orders, self.rates
 
     def kernel_config(self, bit_depth: int, channels: int, sample_rate: int, stereo: int = 0,
-                      variant: int = 0, calibrate: bool = False) -> KernelConfig:
+                      variant: int = 0, calibrate: bool = False, recent: bool = False) -> KernelConfig:
         """What the kernel reads for one stream (:class:`KernelConfig`); ``stereo``: the encoder's stereo mode
         (ignored without ``stereo_modes``, and by the decoder, which reads it); ``variant``: the frame's
-        cascade variant (:data:`VARIANTS`); ``calibrate``: the coder calibrates the mixture (layout 3)."""
+        cascade variant (:data:`VARIANTS`); ``calibrate``: the coder calibrates the mixture (layouts 3 to 5);
+        ``recent``: the coder mixes in recent values (layout 5; only at 16 bits or fewer)."""
         orders, rates = self.stages(sample_rate)
         orders = orders if self.cascade else (0, 0, 0)
         lpc_order = self.lpc_order if self.cascade else 0
@@ -251,6 +254,7 @@ class HybridSettings:
             lpc_covariance=self.lpc_covariance and lpc_order > 0, lpc_ridge=self.lpc_ridge,
             nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
             absolute_scale=self.absolute_scale, round_centre=self.round_centre, calibrate=calibrate,
+            recent=recent and bit_depth <= RECENT_MAX_DEPTH,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)

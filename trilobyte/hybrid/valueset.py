@@ -25,7 +25,7 @@ from numba import njit
 from trilobyte.hybrid.intmath import bit_length
 
 NEIGHBOURS = 8  # ranks each side over which the local spacing of the values is measured
-CELL_MEANS = 8  # frame layout 4: values each side of a cell's edge whose mean places it
+CELL_MEANS = 8  # frame layouts 4 and 5: values each side of a cell's edge whose mean places it
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9}]
 
 
