@@ -127,6 +127,21 @@ def cumulative(i: int, m: int, g: int, cal: np.ndarray, h: int, rec: np.ndarray)
     return i + ((g * (TOTAL - m)) >> G_BITS)
 
 
+@njit(cache=True, inline="always")
+def symbol_range(sym: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, vals: np.ndarray,
+                 edges: np.ndarray, k: int, base: int, pred: int, cal: np.ndarray, rec: np.ndarray,
+                 bit_depth: int) -> tuple[int, int, int, int, int]:
+    """Symbol ``sym``'s (C(sym), C(sym + 1)), the mixture's CDF at its edges and the recent values in it."""
+    g_lo = edge_cdf(sym, m, half, s, mix, sig, edges, k, base, pred)
+    g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, edges, k, base, pred)
+    h_lo = h_hi = 0
+    if rec.shape[0] > 0:
+        h_lo = edge_count(sym, m, half, s, vals, k, base, pred, rec, bit_depth)
+        h_hi = edge_count(sym + 1, m, half, s, vals, k, base, pred, rec, bit_depth)
+    c_lo = cumulative(sym, m, g_lo, cal, h_lo, rec)
+    return c_lo, cumulative(sym + 1, m, g_hi, cal, h_hi, rec), g_lo, g_hi, h_hi - h_lo
+
+
 @njit(cache=True)
 def encode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, value: int, bits: int) -> None:
     """``bits`` low bits of ``value``, high chunk first, 8 bits at a time, each chunk uniform."""
@@ -171,20 +186,15 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
     else:
         sym = q + half + 1
         over = -1
-    g_lo = edge_cdf(sym, m, half, s, mix, sig, edges, k, base, pred)
-    g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, edges, k, base, pred)
-    h_lo = h_hi = 0
-    if rec.shape[0] > 0:
-        h_lo = edge_count(sym, m, half, s, vals, k, base, pred, rec, bit_depth)
-        h_hi = edge_count(sym + 1, m, half, s, vals, k, base, pred, rec, bit_depth)
-    c_lo = cumulative(sym, m, g_lo, cal, h_lo, rec)
-    rc.encode(st, io, words, c_lo, cumulative(sym + 1, m, g_hi, cal, h_hi, rec) - c_lo)
+    c_lo, c_hi, g_lo, g_hi, inside = symbol_range(sym, m, half, s, mix, sig, vals, edges, k, base, pred, cal, rec,
+                                                  bit_depth)
+    rc.encode(st, io, words, c_lo, c_hi - c_lo)
     if over >= 0:
         nb = bit_length(over + 1)
         encode_uniform(st, io, words, nb, 5)
         encode_uniform(st, io, words, over + 1, nb - 1)
     encode_uniform(st, io, words, r - (q << s), s)
-    return g_lo, g_hi, h_hi - h_lo
+    return g_lo, g_hi, inside
 
 
 @njit(cache=True, inline="always")
@@ -206,14 +216,9 @@ def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, h
             low = mid
         else:
             high = mid
-    g_lo = edge_cdf(low, m, half, s, mix, sig, edges, k, base, pred)
-    g_hi = edge_cdf(low + 1, m, half, s, mix, sig, edges, k, base, pred)
-    h_lo = h_hi = 0
-    if rec.shape[0] > 0:
-        h_lo = edge_count(low, m, half, s, vals, k, base, pred, rec, bit_depth)
-        h_hi = edge_count(low + 1, m, half, s, vals, k, base, pred, rec, bit_depth)
-    c_lo = cumulative(low, m, g_lo, cal, h_lo, rec)
-    rc.consume(st, io, words, c_lo, cumulative(low + 1, m, g_hi, cal, h_hi, rec) - c_lo)
+    c_lo, c_hi, g_lo, g_hi, inside = symbol_range(low, m, half, s, mix, sig, vals, edges, k, base, pred, cal, rec,
+                                                  bit_depth)
+    rc.consume(st, io, words, c_lo, c_hi - c_lo)
     if low == 0 or low == m - 1:
         nb = decode_uniform(st, io, words, 5)
         if nb < 1 or nb > 30:
@@ -228,4 +233,4 @@ def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, h
     low_bits = decode_uniform(st, io, words, s)
     if low_bits < 0:
         return BAD_DATA, 0, 0, 0, 0
-    return OK, (q << s) + low_bits, g_lo, g_hi, h_hi - h_lo
+    return OK, (q << s) + low_bits, g_lo, g_hi, inside
