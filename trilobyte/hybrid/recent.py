@@ -20,7 +20,7 @@ from numba import njit
 
 WINDOW = 1 << 10
 WEIGHT_BITS = 12
-MAX_WEIGHT = 3 << 10  # three quarters
+MAX_WEIGHT = 15 << 8  # fifteen sixteenths
 STEP = 64
 COUNT, WEIGHT, NEXT = 0, 1, 2  # columns of the state's head (the ring and the tree follow)
 HEAD = 3
