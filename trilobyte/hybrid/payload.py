@@ -191,13 +191,16 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     bitmap = np.packbits(skip, bitorder="little").tobytes()
     data = _head(w | flags, variant, hold, phase) + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
     # the blocks were chosen one by one, the coder's last words uncounted: every block FLAC's may be smaller
-    if all(len(f) <= MAX_FLAC_FRAME for f in flac):
-        everything = b"".join(pack_length(len(f)) + f for f in flac)
-        bitmap = np.packbits(np.ones(len(flac), dtype=np.uint8), bitorder="little").tobytes()
-        flac_only = _head(0, 0, hold, phase) + _U32.pack(0) + bitmap + everything
-        if len(flac_only) < len(data):
-            return flac_only
-    return data
+    alternative = flac_only(flac, hold, phase)
+    return alternative if alternative is not None and len(alternative) < len(data) else data
+
+
+def flac_only(flac: list[bytes], hold: int = 1, phase: int = 0) -> bytes | None:
+    """The payload that leaves every block to its FLAC frame (``None`` where one is too long to store)."""
+    if any(len(f) > MAX_FLAC_FRAME for f in flac):
+        return None
+    bitmap = np.packbits(np.ones(len(flac), dtype=np.uint8), bitorder="little").tobytes()
+    return _head(0, 0, hold, phase) + _U32.pack(0) + bitmap + b"".join(pack_length(len(f)) + f for f in flac)
 
 
 def _head(head: int, variant: int, hold: int, phase: int) -> bytes:
