@@ -168,12 +168,12 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 network.forward(ctx.f, net, scratch)
                 network.mixture(scratch[2], a, ex2, mix, cfg.round_centre)
             k = counts[c]
-            base = g_lo = g_hi = 0
+            base = g_lo = g_hi = mass = inside = 0
             if k > 0 and mode in (DECODE, ENCODE):
                 base = valueset.nearest(values[c], k, pred)
                 s = valueset.rank_shift(values[c], k, base, a, cfg.bin_bits)
             if mode == DECODE:
-                status, r, g_lo, g_hi, inside = residual.decode_residual(
+                status, r, g_lo, g_hi, mass, inside = residual.decode_residual(
                     fr.coder, fr.io, words, s, cfg.central_bins, mix, sig, values[c], edges[c], k, base, pred,
                     fr.maps[c], fr.recent[c], cfg.bit_depth)
                 if status != OK:
@@ -187,11 +187,10 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
                 chan[Y, c] = pred + r
             elif mode == ENCODE:
                 r = valueset.rank_of(values[c], k, chan[Y, c]) - base if k > 0 else chan[Y, c] - pred
-                g_lo, g_hi, inside = residual.encode_residual(fr.coder, fr.io, words, r, s, cfg.central_bins, mix,
-                                                              sig, values[c], edges[c], k, base, pred, fr.maps[c],
-                                                              fr.recent[c], cfg.bit_depth)
+                g_lo, g_hi, mass, inside = residual.encode_residual(
+                    fr.coder, fr.io, words, r, s, cfg.central_bins, mix, sig, values[c], edges[c], k, base, pred,
+                    fr.maps[c], fr.recent[c], cfg.bit_depth)
             if cfg.recent and mode in (DECODE, ENCODE):
-                mass = residual.calibrated(g_hi, fr.maps[c]) - residual.calibrated(g_lo, fr.maps[c])
                 recent.adapt(fr.recent[c], mass, inside)
             if cfg.calibrate and mode in (DECODE, ENCODE):
                 calibration.observe(fr.maps[c], g_lo, g_hi)

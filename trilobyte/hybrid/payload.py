@@ -65,7 +65,7 @@ LAYOUT = 5
 LAYOUTS = (2, 3, 4, 5)  # the layouts this module reads
 CELLS = {2: 1, 3: 1, 4: CELL_MEANS, 5: CELL_MEANS}  # by layout: values each side whose mean places a cell's edge
 RECENT_FROM = 5  # the first layout whose coder mixes in recent values (trilobyte.hybrid.recent)
-VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4) follows it
+VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4, 5) follows it
 HOLD_BIT = 4  # of the options byte: set when a hold byte follows it
 MAX_HOLD = 16  # samples a held value may last
 TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table
@@ -120,6 +120,11 @@ def held_starts(num_samples: int, hold: int, phase: int) -> np.ndarray:
     return starts if phase == 0 else np.concatenate(([0], starts))
 
 
+def held_rate(sample_rate: int, hold: int) -> int:
+    """The rate a held frame's values are coded at (it picks the model's stages and FLAC's header)."""
+    return max(sample_rate // hold, 1)
+
+
 def coded_frame(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int, int]:
     """(the samples the frame codes, their rate, h, p): the held values where the frame is held
     (:func:`hold_of`), at the rate divided by h; else the frame itself."""
@@ -127,7 +132,7 @@ def coded_frame(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int,
     hold, phase = hold_of(x)
     if hold == 1:
         return x, sample_rate, 1, 0
-    return np.ascontiguousarray(x[held_starts(len(x), hold, phase)]), max(sample_rate // hold, 1), hold, phase
+    return np.ascontiguousarray(x[held_starts(len(x), hold, phase)]), held_rate(sample_rate, hold), hold, phase
 
 
 def flac_frames(samples: np.ndarray, bit_depth: int, sample_rate: int) -> list[bytes]:
@@ -268,7 +273,7 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     w, flags, variant, hold, phase, at = _read_head(payload, layout, channels, bit_depth)
     starts = held_starts(num_samples, hold, phase) if hold > 1 else None
     length = num_samples if starts is None else len(starts)
-    rate = sample_rate if starts is None else max(sample_rate // hold, 1)
+    rate = held_rate(sample_rate, hold)
     tables, at = _read_tables(payload, at, flags, channels, bit_depth, length)
     if at + _U32.size > len(payload):
         raise FrameError("a frame's payload is shorter than its head")

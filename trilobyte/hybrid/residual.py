@@ -113,15 +113,14 @@ def calibrated(g: int, cal: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
-def cumulative(i: int, m: int, g: int, cal: np.ndarray, h: int, rec: np.ndarray) -> int:
-    """C(i) of the alphabet (every frequency >= 1) from ``g``, :func:`edge_cdf`'s G at symbol ``i``'s lower
-    edge, mapped by the calibration ``cal`` (:mod:`trilobyte.hybrid.calibration`) unless it is empty and
-    mixed with the recent values' share ``h`` (:func:`edge_count`) unless ``rec`` is empty."""
+def cumulative(i: int, m: int, g: int, h: int, rec: np.ndarray) -> int:
+    """C(i) of the alphabet (every frequency >= 1) from ``g``, the calibrated G at symbol ``i``'s lower edge
+    (:func:`calibrated` of :func:`edge_cdf`), mixed with the recent values' share ``h`` (:func:`edge_count`)
+    unless ``rec`` is empty."""
     if i <= 0:
         return 0
     if i >= m:
         return TOTAL
-    g = calibrated(g, cal)
     if rec.shape[0] > 0:
         g = recent.mix(g, h, rec)
     return i + ((g * (TOTAL - m)) >> G_BITS)
@@ -130,16 +129,18 @@ def cumulative(i: int, m: int, g: int, cal: np.ndarray, h: int, rec: np.ndarray)
 @njit(cache=True, inline="always")
 def symbol_range(sym: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, vals: np.ndarray,
                  edges: np.ndarray, k: int, base: int, pred: int, cal: np.ndarray, rec: np.ndarray,
-                 bit_depth: int) -> tuple[int, int, int, int, int]:
-    """Symbol ``sym``'s (C(sym), C(sym + 1)), the mixture's CDF at its edges and the recent values in it."""
+                 bit_depth: int) -> tuple[int, int, int, int, int, int]:
+    """Symbol ``sym``'s (C(sym), C(sym + 1)), the mixture's CDF at its edges, the calibrated mixture's mass
+    in it and the recent values in it."""
     g_lo = edge_cdf(sym, m, half, s, mix, sig, edges, k, base, pred)
     g_hi = edge_cdf(sym + 1, m, half, s, mix, sig, edges, k, base, pred)
+    cal_lo, cal_hi = calibrated(g_lo, cal), calibrated(g_hi, cal)
     h_lo = h_hi = 0
     if rec.shape[0] > 0:
         h_lo = edge_count(sym, m, half, s, vals, k, base, pred, rec, bit_depth)
         h_hi = edge_count(sym + 1, m, half, s, vals, k, base, pred, rec, bit_depth)
-    c_lo = cumulative(sym, m, g_lo, cal, h_lo, rec)
-    return c_lo, cumulative(sym + 1, m, g_hi, cal, h_hi, rec), g_lo, g_hi, h_hi - h_lo
+    c_lo = cumulative(sym, m, cal_lo, h_lo, rec)
+    return c_lo, cumulative(sym + 1, m, cal_hi, h_hi, rec), g_lo, g_hi, cal_hi - cal_lo, h_hi - h_lo
 
 
 @njit(cache=True)
@@ -171,10 +172,10 @@ def decode_uniform(st: np.ndarray, io: np.ndarray, words: np.ndarray, bits: int)
 @njit(cache=True, inline="always")
 def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s: int, half: int, mix: np.ndarray,
                     sig: np.ndarray, vals: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
-                    cal: np.ndarray, rec: np.ndarray, bit_depth: int) -> tuple[int, int, int]:
+                    cal: np.ndarray, rec: np.ndarray, bit_depth: int) -> tuple[int, int, int, int]:
     """Code residual ``r`` (a rank offset with ``k > 0``: :func:`edge_cdf`) with bin shift ``s``, ``half``
     central bins a side, calibration ``cal`` and recent values ``rec``; the mixture's CDF at the coded bin's
-    edges and the recent values in the bin."""
+    edges, the calibrated mixture's mass in the bin and the recent values in it."""
     m = 2 * half + 2
     q = r >> s
     if q < -half:
@@ -186,51 +187,51 @@ def encode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, r: int, s
     else:
         sym = q + half + 1
         over = -1
-    c_lo, c_hi, g_lo, g_hi, inside = symbol_range(sym, m, half, s, mix, sig, vals, edges, k, base, pred, cal, rec,
-                                                  bit_depth)
+    c_lo, c_hi, g_lo, g_hi, mass, inside = symbol_range(sym, m, half, s, mix, sig, vals, edges, k, base, pred,
+                                                        cal, rec, bit_depth)
     rc.encode(st, io, words, c_lo, c_hi - c_lo)
     if over >= 0:
         nb = bit_length(over + 1)
         encode_uniform(st, io, words, nb, 5)
         encode_uniform(st, io, words, over + 1, nb - 1)
     encode_uniform(st, io, words, r - (q << s), s)
-    return g_lo, g_hi, inside
+    return g_lo, g_hi, mass, inside
 
 
 @njit(cache=True, inline="always")
 def decode_residual(st: np.ndarray, io: np.ndarray, words: np.ndarray, s: int, half: int, mix: np.ndarray,
                     sig: np.ndarray, vals: np.ndarray, edges: np.ndarray, k: int, base: int, pred: int,
-                    cal: np.ndarray, rec: np.ndarray, bit_depth: int) -> tuple[int, int, int, int, int]:
-    """(status, residual, the mixture's CDF at its bin's edges, the recent values in its bin): the inverse
-    of :func:`encode_residual`."""
+                    cal: np.ndarray, rec: np.ndarray, bit_depth: int) -> tuple[int, int, int, int, int, int]:
+    """(status, residual, then as :func:`encode_residual` returns): the inverse of :func:`encode_residual`."""
     m = 2 * half + 2
     target = rc.quantile(st)
     if target < 0:
-        return BAD_DATA, 0, 0, 0, 0
+        return BAD_DATA, 0, 0, 0, 0, 0
     mixing = rec.shape[0] > 0 and rec[recent.WEIGHT] > 0  # else the counts change nothing in C
     low, high = 0, m
     while high - low > 1:
         mid = (low + high) >> 1
         h = edge_count(mid, m, half, s, vals, k, base, pred, rec, bit_depth) if mixing else 0
-        if cumulative(mid, m, edge_cdf(mid, m, half, s, mix, sig, edges, k, base, pred), cal, h, rec) <= target:
+        g = calibrated(edge_cdf(mid, m, half, s, mix, sig, edges, k, base, pred), cal)
+        if cumulative(mid, m, g, h, rec) <= target:
             low = mid
         else:
             high = mid
-    c_lo, c_hi, g_lo, g_hi, inside = symbol_range(low, m, half, s, mix, sig, vals, edges, k, base, pred, cal, rec,
-                                                  bit_depth)
+    c_lo, c_hi, g_lo, g_hi, mass, inside = symbol_range(low, m, half, s, mix, sig, vals, edges, k, base, pred,
+                                                        cal, rec, bit_depth)
     rc.consume(st, io, words, c_lo, c_hi - c_lo)
     if low == 0 or low == m - 1:
         nb = decode_uniform(st, io, words, 5)
         if nb < 1 or nb > 30:
-            return BAD_DATA, 0, 0, 0, 0
+            return BAD_DATA, 0, 0, 0, 0, 0
         rest = decode_uniform(st, io, words, nb - 1)
         if rest < 0:
-            return BAD_DATA, 0, 0, 0, 0
+            return BAD_DATA, 0, 0, 0, 0, 0
         over = ((1 << (nb - 1)) | rest) - 1
         q = -half - 1 - over if low == 0 else half + over
     else:
         q = low - 1 - half
     low_bits = decode_uniform(st, io, words, s)
     if low_bits < 0:
-        return BAD_DATA, 0, 0, 0, 0
-    return OK, (q << s) + low_bits, g_lo, g_hi, inside
+        return BAD_DATA, 0, 0, 0, 0, 0
+    return OK, (q << s) + low_bits, g_lo, g_hi, mass, inside

@@ -59,7 +59,7 @@ class SettingsError(ValueError):
     """Settings that the kernels cannot run."""
 
 
-# The cascade variants a frame may name (frame layout 3), by index: each changes a few of the model's
+# The cascade variants a frame may name (frame layouts 3 to 5), by index: each changes a few of the model's
 # settings for that frame and leaves the decoder's work the same. A file names them by index: append only.
 VARIANTS = (
     "the model's settings",
