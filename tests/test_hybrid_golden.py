@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("numba")
 
 from trilobyte.core import container
-from trilobyte.hybrid import codec
+from trilobyte.hybrid import codec, engine, payload
 from trilobyte.hybrid.model import load
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -25,7 +27,7 @@ def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
     assert {f["channels"] for f in files} == {1, 2}
     assert min(f["sample_rate"] for f in files) == 8000 and max(f["sample_rate"] for f in files) == 96000
     assert {f["model"] for f in files} == set(MANIFEST["models"]) == {
-        "current", "first-kernel", "covariance-v1", "default"}
+        "current", "first-kernel", "covariance-v1", "default", "default3"}
     assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
 
 
@@ -43,7 +45,7 @@ def test_the_manifest_covers_every_frame_layout() -> None:
     assert layout3 == {"layout3-values-22k16-mono.trh", "layout3-values-44k16-stereo.trh",
                        "layout3-search-16k16-mono.trh"}
     assert layout4 == {"layout4-clusters-11k16-mono.trh", "layout4-held-22k8-stereo.trh"}
-    assert layout5 == {"layout5-recent-11k16-mono.trh"}
+    assert layout5 == {"layout5-recent-11k16-mono.trh", "default3-quiet-44k16-stereo.trh"}
     assert set(layouts.values()) == {1, 2, 3, 4, 5}
     # the values files code every channel among its value table; the search file names a cascade variant;
     # the held file's frames are held
@@ -66,3 +68,21 @@ def test_golden_file_decodes_bit_exactly(entry: dict) -> None:
     assert samples.shape == (entry["num_samples"], entry["channels"])
     assert (info.sample_rate, info.bit_depth) == (entry["sample_rate"], entry["bit_depth"])
     assert hashlib.md5(container.pcm_bytes(samples, entry["bit_depth"])).hexdigest() == entry["pcm_md5"]
+
+
+def test_the_third_default_models_file_needs_the_exact_sum_of_the_parts() -> None:
+    """The default3 file freezes ``fine_sum``: decoded with the parts each rounded, it comes out wrong."""
+    data = (GOLDEN / "default3-quiet-44k16-stereo.trh").read_bytes()
+    model = load(GOLDEN / "model" / "default3")
+    assert model.settings.fine_sum
+    info = codec.stream_info(codec.read_header(data))
+    frame = codec.parse(data).frames[0].payload
+    length = min(info.num_samples, info.frame_samples)
+    exact = payload.decode_payload(model, frame, length, info.channels, info.bit_depth, info.sample_rate, info.layout)
+    coarse = replace(model, settings=replace(model.settings, fine_sum=False))
+    try:
+        wrong = payload.decode_payload(coarse, frame, length, info.channels, info.bit_depth, info.sample_rate,
+                                       info.layout)
+    except engine.FrameError:
+        return
+    assert not np.array_equal(wrong, exact)

@@ -197,6 +197,15 @@ def layout5_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def fine_sum_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A quiet stereo slice coded with a frozen copy of the third default model (a 1,024-tap first stage;
+    the prediction's parts summed exactly, ``fine_sum``)."""
+    return [
+        ("default3-quiet-44k16-stereo", "default3", hires("hires-96k24-a.flac", 44100, 16, 7.0, 0.4, 2) >> 6,
+         44100, 16, "CC0 recording hires-96k24-a at 10 bits (quiet), 16-bit 44.1 kHz stereo"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -211,14 +220,15 @@ def main(models_dir: Path | None) -> None:
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
-    if not (HERE / "model" / "default").exists():  # frozen once: a later default model is another model
-        copy_model(DEFAULT_MODEL, HERE / "model" / "default")
-    models["default"] = load(HERE / "model" / "default").model_id
+    for name in ("default", "default3"):  # each frozen once: a later default model is another model
+        if not (HERE / "model" / name).exists():
+            copy_model(DEFAULT_MODEL, HERE / "model" / name)
+        models[name] = load(HERE / "model" / name).model_id
     manifest = json.loads((HERE / "manifest.json").read_text()) if (HERE / "manifest.json").exists() else {}
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
     every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
-             + layout5_sources())
+             + layout5_sources() + fine_sum_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

@@ -9,7 +9,8 @@ residual: the second channel sees the first one's current one), stage 0's residu
 over the window's energy, kept as an exact running sum, plus the error's square with ``nlms_robust``).
 Stage inputs and errors are clamped to +-2**26. Without the cascade the previous sample predicts.
 
-:func:`predict` gives the parts of a sample's prediction, :func:`adapt` takes the sample once it is
+:func:`predict` gives the parts of a sample's prediction and the prediction (their exact sum rounded once with
+``fine_sum``, else the sum of the rounded parts), :func:`adapt` takes the sample once it is
 known; nothing else reads or writes the state (:class:`Cascade`, :class:`Solver`) in between, so a caller
 may code the sample any way it likes and the cascade follows the true signal.
 """
@@ -76,24 +77,25 @@ def new_solver(cfg: Any, channels: int) -> Solver:
 
 
 @njit(cache=True)
-def stage_predict(w: np.ndarray, u: np.ndarray, n: int, order: int) -> int:
-    """sum w[i] u[n-1-i] with 16 fractional bits, rounded (|w| < 2**24, |u| < 2**26, order <= 1024)."""
+def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int) -> int:
+    """sum w[i] u[n-1-i], 16 fractional bits (|w| < 2**24, |u| < 2**26, order <= 1024: below 2**60)."""
     acc = 0
     for i in range(order):
         acc += w[i] * u[n - 1 - i]
-    return (acc + (1 << (W_BITS - 1))) >> W_BITS
+    return acc
 
 
 @njit(cache=True)
-def lpc_predict(coef: np.ndarray, x: np.ndarray, t: int, order: int) -> int:
+def lpc_sum(coef: np.ndarray, x: np.ndarray, t: int, order: int) -> int:
+    """sum coef[j] x[t-1-j], 20 fractional bits."""
     acc = 0
     for j in range(order):
         acc += coef[j] * x[t - 1 - j]
-    return (acc + (1 << 19)) >> 20
+    return acc
 
 
 @njit(cache=True, inline="always")
-def cross_predict(cs: Cascade, c: int, t: int, taps: int) -> int:
+def cross_sum(cs: Cascade, c: int, t: int, taps: int) -> int:
     """The stereo taps' part of stage 0: channel 1 sees channel 0's LPC residual up to now, channel 0
     channel 1's up to the sample before; their inputs go to ``cs.cross``, their energy to ``E_CROSS``."""
     acc = 0
@@ -102,7 +104,7 @@ def cross_predict(cs: Cascade, c: int, t: int, taps: int) -> int:
         cs.cross[i] = cs.hist[U, 0, t - i] if c == 1 else cs.hist[U, 1, t - 1 - i]
         acc += cs.w[TAPS, c, i] * cs.cross[i]
         cs.sums[c, E_CROSS] += cs.cross[i] * cs.cross[i]
-    return (acc + (1 << (W_BITS - 1))) >> W_BITS
+    return acc
 
 
 @njit(cache=True, inline="always")
@@ -119,18 +121,30 @@ def refresh_lpc(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> No
 
 
 @njit(cache=True, inline="always")
-def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[int, int, int, int, int]:
+def rounded(acc: int, bits: int) -> int:
+    return (acc + (1 << (bits - 1))) >> bits
+
+
+@njit(cache=True, inline="always")
+def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[int, int, int, int, int, int]:
     """The parts of sample ``n``'s prediction on channel ``c``: (previous sample's part, LPC, stage 0
-    with the stereo taps, stage 1, stage 2); the prediction is their sum."""
+    with the stereo taps, stage 1, stage 2), each rounded to a whole sample, and the prediction: with
+    ``fine_sum`` the parts' exact sum (in 1/4096) rounded once, else the sum of the rounded parts."""
     refresh_lpc(cfg, cs, sv, c, t, n)
-    pl = lpc_predict(cs.w[LPC, c], cs.hist[XH, c], t, cfg.lpc_order)
+    al = lpc_sum(cs.w[LPC, c], cs.hist[XH, c], t, cfg.lpc_order)
     pre = 0 if cfg.cascade else cs.hist[XH, c, t - 1]
-    p0 = stage_predict(cs.w[0, c], cs.hist[U, c], t, cfg.order0)
-    if cfg.stereo_taps > 0:
-        p0 += cross_predict(cs, c, t, cfg.stereo_taps)
-    p1 = stage_predict(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1)
-    p2 = stage_predict(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2)
-    return pre, pl, p0, p1, p2
+    a0 = stage_sum(cs.w[0, c], cs.hist[U, c], t, cfg.order0)
+    ac = cross_sum(cs, c, t, cfg.stereo_taps) if cfg.stereo_taps > 0 else 0
+    a1 = stage_sum(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1)
+    a2 = stage_sum(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2)
+    pl = rounded(al, 20)
+    p0 = rounded(a0, W_BITS) + rounded(ac, W_BITS)
+    p1 = rounded(a1, W_BITS)
+    p2 = rounded(a2, W_BITS)
+    # each sum is below 2**60; shifted to 12 fractional bits, five of them stay below 2**63
+    exact = (al >> 8) + (a0 >> 4) + (ac >> 4) + (a1 >> 4) + (a2 >> 4)
+    whole = rounded(exact, 12) if cfg.fine_sum else pl + p0 + p1 + p2
+    return pre, pl, p0, p1, p2, pre + whole
 
 
 @njit(cache=True)

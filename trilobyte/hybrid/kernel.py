@@ -151,8 +151,8 @@ def run_samples(mode: int, x: np.ndarray, start: int, stop: int, joint: int, cfg
         if mode != DECODE:
             split(x, n, joint, chan[Y])
         for c in range(channels):
-            pre, pl, p0, p1, p2 = cascade.predict(cfg, cs, sv, c, t, n)
-            pred = min(max(pre + pl + p0 + p1 + p2, chan[LO, c]), chan[HI, c])
+            pre, pl, p0, p1, p2, whole = cascade.predict(cfg, cs, sv, c, t, n)
+            pred = min(max(whole, chan[LO, c]), chan[HI, c])
             if mode != OBSERVE:  # the features and the mixture only code: no state depends on them
                 network.features(cfg, ctx, cs.hist[cascade.XH, c], c, t, channels, pre, pl, p0, p1, p2)
             a = ctx.sums[c, network.A_RES]

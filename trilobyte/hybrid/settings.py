@@ -8,13 +8,14 @@ from typing import Any, NamedTuple
 FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
 RECENT_MAX_DEPTH = 16  # recent values' tree spans a side channel's range: 2**17 entries at most
+FINE_SUM_ABOVE = 8  # bit depths where fine_sum applies: both 8-bit valid splits lost with it
 MAX_HIDDEN = 256  # with the network's activation clamp, what keeps its sums below 2**63
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
-    "round_centre": False,
+    "round_centre": False, "fine_sum": False,
 }
 
 
@@ -51,6 +52,7 @@ class KernelConfig(NamedTuple):
     lpc_warmup: int
     absolute_scale: bool
     round_centre: bool
+    fine_sum: bool
     calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 5)
     recent: bool  # the coder mixes in the channel's recent values (layout 5, 16 bits or fewer)
 
@@ -127,6 +129,11 @@ class HybridSettings:
     twin has it, instead of down: at a scale near its floor (digital silence) any slightly negative
     offset otherwise put the centre half a sample low, a bit a sample where an exact zero costs almost
     nothing.
+    ``fine_sum``: the prediction is the exact sum of the LPC stage's and the adaptive stages' parts
+    (in 1/4096 of a sample) rounded once, instead of the sum of the parts each rounded to a whole sample:
+    each stage still takes the input its predecessors' rounded parts leave, where over noise no stage
+    predicts their rounding errors, so four of them reached the residual, now one. It matters where the
+    residual is a few steps, as in a quiet tonal decay. Only above 8 bits (``FINE_SUM_ABOVE``).
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -159,6 +166,7 @@ class HybridSettings:
     lpc_warmup: int = 3
     absolute_scale: bool = True
     round_centre: bool = True
+    fine_sum: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -253,7 +261,8 @@ class HybridSettings:
             context_features=self.context_features, stereo=stereo if self.stereo_modes and channels == 2 else -1,
             lpc_covariance=self.lpc_covariance and lpc_order > 0, lpc_ridge=self.lpc_ridge,
             nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
-            absolute_scale=self.absolute_scale, round_centre=self.round_centre, calibrate=calibrate,
+            absolute_scale=self.absolute_scale, round_centre=self.round_centre,
+            fine_sum=self.fine_sum and bit_depth > FINE_SUM_ABOVE, calibrate=calibrate,
             recent=recent and bit_depth <= RECENT_MAX_DEPTH,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
