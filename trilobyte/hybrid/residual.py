@@ -66,44 +66,47 @@ def mixture_cdf(e2: int, mix: np.ndarray, sig: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
+def edge_of(i: int, m: int, half: int, s: int, k: int, base: int) -> tuple[int, int]:
+    """Where the lower edge of symbol ``i`` of the alphabet [escape-, bins -L..L-1, escape+] (M symbols)
+    lies: (-1, 0) below everything, (1, 0) past everything, else (0, v) with ``v`` bin ``q``'s residual
+    ``q << s``, or with ``k > 0`` the rank ``base + (q << s)`` among ``k`` values whose cell starts there."""
+    if i <= 0:
+        return -1, 0
+    if i >= m:
+        return 1, 0
+    v = (i - 1 - half) << s
+    if k == 0:
+        return 0, v
+    u = base + v
+    if u <= 0:
+        return -1, 0
+    if u >= k:
+        return 1, 0
+    return 0, u
+
+
+@njit(cache=True, inline="always")
 def edge_cdf(i: int, m: int, half: int, s: int, mix: np.ndarray, sig: np.ndarray, edges: np.ndarray, k: int,
              base: int, pred: int) -> int:
-    """G at the lower edge of symbol ``i`` of the alphabet [escape-, bins -L..L-1, escape+] (M symbols),
-    in 2**-34: 0 for the first, 2**34 past the last; bins of residuals, or with ``k > 0`` of ranks among
-    ``k`` values offset from ``base`` (prediction ``pred``), rank ``u``'s cell from ``edges[u] / 2``."""
-    if i <= 0:
-        return 0
-    if i >= m:
-        return 1 << G_BITS
-    q = i - 1 - half
-    if k == 0:
-        return mixture_cdf(((q << s) << 1) - 1, mix, sig)
-    u = base + (q << s)
-    if u <= 0:
-        return 0
-    if u >= k:
-        return 1 << G_BITS
-    return mixture_cdf(edges[u] - 2 * pred, mix, sig)
+    """G at the lower edge of symbol ``i`` (:func:`edge_of`), in 2**-34: 0 below everything, 2**34 past
+    everything; bins of residuals, or with ``k > 0`` of ranks offset from ``base`` (prediction ``pred``),
+    rank ``u``'s cell from ``edges[u] / 2``."""
+    side, v = edge_of(i, m, half, s, k, base)
+    if side != 0:
+        return 0 if side < 0 else 1 << G_BITS
+    return mixture_cdf((v << 1) - 1 if k == 0 else edges[v] - 2 * pred, mix, sig)
 
 
 @njit(cache=True, inline="always")
 def edge_count(i: int, m: int, half: int, s: int, vals: np.ndarray, k: int, base: int, pred: int, rec: np.ndarray,
                bit_depth: int) -> int:
     """How many of the recent values (``rec``: :mod:`trilobyte.hybrid.recent`) lie below symbol ``i``'s
-    lower edge: the value ``pred + (q << s)`` of bin ``q``, or with ``k > 0`` the value of its first rank."""
-    if i <= 0:
-        return 0
-    if i >= m:
-        return rec[recent.COUNT]
-    q = i - 1 - half
-    if k == 0:
-        return recent.below(rec, bit_depth, pred + (q << s))
-    u = base + (q << s)
-    if u <= 0:
-        return 0
-    if u >= k:
-        return rec[recent.COUNT]
-    return recent.below(rec, bit_depth, vals[u])
+    lower edge (:func:`edge_of`): the value ``pred + (q << s)`` of bin ``q``, or with ``k > 0`` the value of
+    its first rank."""
+    side, v = edge_of(i, m, half, s, k, base)
+    if side != 0:
+        return 0 if side < 0 else rec[recent.COUNT]
+    return recent.below(rec, bit_depth, pred + v if k == 0 else vals[v])
 
 
 @njit(cache=True, inline="always")
