@@ -141,10 +141,11 @@ def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[
     p0 = rounded(a0, W_BITS) + rounded(ac, W_BITS)
     p1 = rounded(a1, W_BITS)
     p2 = rounded(a2, W_BITS)
+    if not cfg.fine_sum:
+        return pre, pl, p0, p1, p2, pre + pl + p0 + p1 + p2
     # each sum is below 2**60; shifted to 12 fractional bits, five of them stay below 2**63
     exact = (al >> 8) + (a0 >> 4) + (ac >> 4) + (a1 >> 4) + (a2 >> 4)
-    whole = rounded(exact, 12) if cfg.fine_sum else pl + p0 + p1 + p2
-    return pre, pl, p0, p1, p2, pre + whole
+    return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
 
 
 @njit(cache=True)

@@ -186,7 +186,7 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
             words, marks = tabled, tabled_marks
         else:
             tables, flags, field = [None] * x.shape[1], 0, b""
-    flac = flac_frames(samples, bit_depth, sample_rate) if flac is None else flac
+    flac = encode_blocks(x, rate, bit_depth, BLOCK) if flac is None else flac  # flac_frames of the coded frame
     if len(flac) != len(marks):
         raise ValueError(f"{len(flac)} FLAC frames for a frame of {len(marks)} blocks as coded")
     skip = fallback_blocks(marks, flac)
