@@ -148,13 +148,16 @@ def test_observed_blocks_leave_the_state_as_coding_them_would(fixed_dir: Path) -
 def test_the_header_names_the_layout_and_old_files_are_layout_1(fixed_dir: Path) -> None:
     x = fade(8000, 0.3)
     header = codec.encode(x, 8000, 24, fixed_dir).container.header
-    assert (header["coding"]["layout"], header["coding"]["block"]) == (5, 4096)
-    old = dict(header, coding={k: v for k, v in header["coding"].items() if k not in ("layout", "block")})
+    assert (header["coding"]["layout"], header["coding"]["block"]) == (6, 4096)
+    unprimed = {k: v for k, v in header["frames"].items() if k not in ("lead", "chain")}
+    coding = {k: v for k, v in header["coding"].items() if k not in ("layout", "block")}
+    old = dict(header, frames=unprimed, coding=coding)
     assert codec.stream_info(old).layout == 1
-    for layout in (2, 3, 4):
-        assert codec.stream_info(dict(header, coding=dict(header["coding"], layout=layout))).layout == layout
-    with pytest.raises(codec.container.ContainerError, match="layout 6"):
-        codec.stream_info(dict(header, coding=dict(header["coding"], layout=6)))
+    for layout in (2, 3, 4, 5):
+        older = dict(header, frames=unprimed, coding=dict(header["coding"], layout=layout))
+        assert codec.stream_info(older).layout == layout
+    with pytest.raises(codec.container.ContainerError, match="layout 7"):
+        codec.stream_info(dict(header, coding=dict(header["coding"], layout=7)))
 
 
 def test_both_presets_fall_back(fixed_dir: Path) -> None:

@@ -38,7 +38,8 @@ def test_the_manifest_covers_every_frame_layout() -> None:
     layout3 = {name for name, layout in layouts.items() if layout == 3}
     layout4 = {name for name, layout in layouts.items() if layout == 4}
     layout5 = {name for name, layout in layouts.items() if layout == 5}
-    later = layout3 | layout4 | layout5
+    layout6 = {name for name, layout in layouts.items() if layout == 6}
+    later = layout3 | layout4 | layout5 | layout6
     assert layout2 == {"layout2-wasted-44k16-stereo.trh", "layout2-flac-block-22k16-mono.trh",
                        "layout2-flac-block-48k24-wide.trh"} | {f["file"] for f in MANIFEST["files"]
                                                                  if f["model"] == "default"} - later
@@ -46,7 +47,8 @@ def test_the_manifest_covers_every_frame_layout() -> None:
                        "layout3-search-16k16-mono.trh"}
     assert layout4 == {"layout4-clusters-11k16-mono.trh", "layout4-held-22k8-stereo.trh"}
     assert layout5 == {"layout5-recent-11k16-mono.trh", "default3-quiet-44k16-stereo.trh"}
-    assert set(layouts.values()) == {1, 2, 3, 4, 5}
+    assert layout6 == {"layout6-primed-16k16-mono.trh"}
+    assert set(layouts.values()) == {1, 2, 3, 4, 5, 6}
     # the values files code every channel among its value table; the search file names a cascade variant;
     # the held file's frames are held
     for name in layout3 | layout4:
@@ -86,3 +88,21 @@ def test_the_third_default_models_file_needs_the_exact_sum_of_the_parts() -> Non
     except engine.FrameError:
         return
     assert not np.array_equal(wrong, exact)
+
+
+def test_the_layout_6_files_later_frames_need_their_lead() -> None:
+    """The primed file's second frame decodes only after the frame before it (its lead)."""
+    data = (GOLDEN / "layout6-primed-16k16-mono.trh").read_bytes()
+    model = load(GOLDEN / "model" / "current")
+    info = codec.stream_info(codec.read_header(data))
+    assert (info.frame_count, info.lead, info.chain) == (3, info.frame_samples, 8)
+    frames = [f.payload for f in codec.parse(data).frames]
+    n = info.frame_samples
+    first = payload.decode_payload(model, frames[0], n, 1, 16, info.sample_rate, info.layout)
+    second = payload.decode_payload(model, frames[1], n, 1, 16, info.sample_rate, info.layout, first)
+    assert np.array_equal(np.concatenate([first, second]), codec.decode(data, GOLDEN / "model" / "current")[0][: 2 * n])
+    try:
+        cold = payload.decode_payload(model, frames[1], n, 1, 16, info.sample_rate, info.layout)
+    except engine.FrameError:
+        return
+    assert not np.array_equal(cold, second)

@@ -172,7 +172,7 @@ def test_layout_2_frames_still_decode(fixed: HybridModel) -> None:
     words, _ = engine.kernel_words(fixed, x, 16, 8000)  # layout 2's kernel: no calibration
     layout2 = b"\0" + (len(words) // 4).to_bytes(4, "little") + words + b"\0"  # head, count, words, bitmap
     assert np.array_equal(payload.decode_payload(fixed, layout2, len(x), 1, 16, 8000, layout=2), x)
-    assert payload.encode_payload(fixed, x, 16, 8000)[0] == 0  # layout 5, no table: the words differ
+    assert payload.encode_payload(fixed, x, 16, 8000)[0] == 0  # layout 6, no table: the words differ
     assert payload.encode_payload(fixed, x, 16, 8000) != layout2
 
 
@@ -183,6 +183,6 @@ def test_files_with_tables_round_trip_through_the_codec(tmp_path: Path, fixed: H
     x = np.stack([rescaled(10000, 33.3, 7), rescaled(10000, 12.9, 8)], axis=1)
     for preset in codec.PRESETS:
         encoded = codec.encode(x, 32000, 16, model_dir, preset=preset)
-        assert encoded.container.header["coding"]["layout"] == payload.LAYOUT == 5
+        assert encoded.container.header["coding"]["layout"] == payload.LAYOUT == 6
         assert all(f.payload[0] >> 6 == 0b11 for f in codec.parse(encoded.data).frames)  # both tables
         assert np.array_equal(codec.decode(encoded.data, model_dir, workers=2)[0], x)

@@ -206,6 +206,15 @@ def fine_sum_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def layout6_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """Three frames of the small model (16,384 samples each): the second and third primed by the frame
+    before them (layout 6)."""
+    return [
+        ("layout6-primed-16k16-mono", "current", hires("hires-96k24-b.flac", 16000, 16, 2.0, 2.2, 1) >> 2,
+         16000, 16, "CC0 recording hires-96k24-b at 14 bits, 16-bit 16 kHz mono, three frames"),
+    ]
+
+
 def copy_model(source: Path, target: Path) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_FILE, SETTINGS_FILE):
@@ -228,7 +237,7 @@ def main(models_dir: Path | None) -> None:
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
     every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
-             + layout5_sources() + fine_sum_sources())
+             + layout5_sources() + fine_sum_sources() + layout6_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

@@ -35,6 +35,8 @@ FORMAT = "trilobyte-hybrid"
 SUFFIX = ".trh"
 KERNEL = "hybrid-int-v1"
 MAX_CHANNELS = 2
+LEAD = 1 << 14  # samples before a frame that prime it (layout 6)
+CHAIN = 8  # frames per chain: a chain's first frame is not primed, so chains decode in parallel
 # The encoder's choices that leave the decoder's work unchanged (every preset writes the same format).
 PRESETS = {
     "default": "each stereo frame's channel pairing chosen by FLAC's rule",
@@ -82,29 +84,42 @@ def _check_audio(samples: np.ndarray, bit_depth: int) -> np.ndarray:
     return samples.astype(np.int64)
 
 
-def _encode_job(job: tuple[str, np.ndarray, int, int, bool]) -> bytes:
-    directory, frame, bit_depth, sample_rate, search = job
+def _encode_job(job: tuple[str, np.ndarray, np.ndarray | None, int, int, bool]) -> bytes:
+    directory, frame, lead, bit_depth, sample_rate, search = job
     model = get_model(directory)
     flac = payload.flac_frames(frame, bit_depth, sample_rate)
     if not search:
-        return payload.encode_payload(model, frame, bit_depth, sample_rate, flac=flac)
+        return payload.encode_payload(model, frame, bit_depth, sample_rate, flac=flac, lead=lead)
     modes = (0, 1, 2) if frame.shape[1] == 2 and model.settings.stereo_modes else (None,)
-    tries = [payload.encode_payload(model, frame, bit_depth, sample_rate, mode, flac) for mode in modes]
+    tries = [payload.encode_payload(model, frame, bit_depth, sample_rate, mode, flac, lead=lead) for mode in modes]
     mode = modes[int(np.argmin([len(t) for t in tries]))]  # the first of equal lengths
-    tries += [payload.encode_payload(model, frame, bit_depth, sample_rate, mode, flac, variant)
+    tries += [payload.encode_payload(model, frame, bit_depth, sample_rate, mode, flac, variant, lead)
               for variant in range(1, len(VARIANTS))]
     return min(tries, key=len)
 
 
-def _decode_job(job: tuple[str, bytes, int, int, int, int, int, int]) -> np.ndarray:
-    directory, data, length, channels, bit_depth, sample_rate, layout, index = job
+def _decode_job(job: tuple[str, list[tuple[bytes, int, int]], int, int, int, int, int]) -> list[np.ndarray]:
+    """A chain's frames in turn, each primed by the last ``lead`` samples decoded before it."""
+    directory, chain, channels, bit_depth, sample_rate, layout, lead = job
     model = get_model(directory)
-    try:
-        if layout == 1:
-            return engine.decode_frame(model, data, length, channels, bit_depth, sample_rate)
-        return payload.decode_payload(model, data, length, channels, bit_depth, sample_rate, layout)
-    except engine.FrameError as err:
-        raise CodecError(f"frame {index}: {err}") from err
+    decoded: list[np.ndarray] = []
+    for data, length, index in chain:
+        try:
+            if layout == 1:
+                decoded.append(engine.decode_frame(model, data, length, channels, bit_depth, sample_rate))
+                continue
+            before = decoded[-1][len(decoded[-1]) - lead:] if decoded and lead else None
+            decoded.append(payload.decode_payload(model, data, length, channels, bit_depth, sample_rate, layout,
+                                                  before))
+        except engine.FrameError as err:
+            raise CodecError(f"frame {index}: {err}") from err
+    return decoded
+
+
+def lead_and_chain(frame_samples: int) -> tuple[int, int]:
+    """The lead that primes a frame (at most :data:`LEAD`, whole blocks within one frame) and the chain."""
+    lead = min(LEAD, frame_samples) // engine.BLOCK * engine.BLOCK
+    return lead, CHAIN if lead else 1
 
 
 def _run(function: Any, jobs: list[Any], workers: int) -> list[Any]:
@@ -136,12 +151,15 @@ def encode(samples: np.ndarray, sample_rate: int, bit_depth: int, model_dir: Pat
     frames = [samples[a:b] for a, b in bounds]
     directory = str(Path(model_dir).resolve())
     search = preset == "search"
-    payloads = _run(_encode_job, [(directory, f, bit_depth, sample_rate, search) for f in frames], workers)
+    lead, chain = lead_and_chain(model.settings.frame_samples)
+    jobs = [(directory, f, payload.lead_of(samples, a, lead if i % chain else 0), bit_depth, sample_rate, search)
+            for i, (f, (a, _)) in enumerate(zip(frames, bounds, strict=True))]
+    payloads = _run(_encode_job, jobs, workers)
     header = {
         "format": FORMAT,
         "model": model_header(model),
         "audio": container.audio_header(samples, sample_rate, bit_depth),
-        "frames": {"samples": model.settings.frame_samples, "count": len(bounds)},
+        "frames": {"samples": model.settings.frame_samples, "count": len(bounds), "lead": lead, "chain": chain},
         "coding": {"kernel": KERNEL, "tables": tables_digest(), "coder": "constriction-range-u32-p24",
                    "layout": payload.LAYOUT, "block": engine.BLOCK},
         "encoder": {"python": platform.python_version(), "machine": platform.machine(), "preset": preset},
@@ -162,7 +180,9 @@ class StreamInfo:
     frame_samples: int
     frame_count: int
     model_id: str
-    layout: int  # 1: a frame is the kernel's words; 2 to 5: trilobyte.hybrid.payload's layouts
+    layout: int  # 1: a frame is the kernel's words; 2 to 6: trilobyte.hybrid.payload's layouts
+    lead: int = 0  # samples before a frame that prime it (layout 6), except a chain's first frame
+    chain: int = 1  # frames per chain
 
 
 def stream_info(header: dict[str, Any]) -> StreamInfo:
@@ -171,7 +191,8 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
         audio, frames, coding = header["audio"], header["frames"], header["coding"]
         info = StreamInfo(int(audio["sample_rate"]), int(audio["bit_depth"]), int(audio["channels"]),
                           int(audio["num_samples"]), str(audio["pcm_md5"]), int(frames["samples"]),
-                          int(frames["count"]), str(header["model"]["id"]), int(coding.get("layout", 1)))
+                          int(frames["count"]), str(header["model"]["id"]), int(coding.get("layout", 1)),
+                          int(frames.get("lead", 0)), int(frames.get("chain", 1)))
         block = int(coding.get("block", engine.BLOCK))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise container.ContainerError(f"header lacks a valid field ({err!r})") from err
@@ -184,6 +205,13 @@ def stream_info(header: dict[str, Any]) -> StreamInfo:
             f"file needs kernel {coding.get('kernel')!r} with tables {coding.get('tables')!r}; this decoder has"
             f" {KERNEL!r} with {tables_digest()!r}"
         )
+    if info.lead and (info.layout < payload.LEAD_FROM or info.lead % engine.BLOCK or info.lead > info.frame_samples
+                      or info.chain < 2):
+        raise container.ContainerError(f"frames primed by {info.lead} samples in chains of {info.chain} (layout"
+                                       f" {info.layout}, frames of {info.frame_samples}): not a stream this"
+                                       f" decoder reads")
+    if info.chain < 1:
+        raise container.ContainerError(f"chains of {info.chain} frames")
     container.check_stream(info, MAX_CHANNELS)
     return info
 
@@ -222,7 +250,8 @@ def decode(data: bytes, model_dir: Path | str, workers: int = 1) -> tuple[np.nda
     check_model(parsed.header, model, model_dir)
     bounds = engine.frames(info.num_samples, info.frame_samples)
     directory = str(Path(model_dir).resolve())
-    jobs = [(directory, f.payload, b - a, info.channels, info.bit_depth, info.sample_rate, info.layout, i)
-            for i, ((a, b), f) in enumerate(zip(bounds, parsed.frames, strict=True))]
-    frames = _run(_decode_job, jobs, workers)
+    coded = [(f.payload, b - a, i) for i, ((a, b), f) in enumerate(zip(bounds, parsed.frames, strict=True))]
+    jobs = [(directory, coded[i: i + info.chain], info.channels, info.bit_depth, info.sample_rate, info.layout,
+             info.lead) for i in range(0, len(coded), info.chain)]
+    frames = [frame for chain in _run(_decode_job, jobs, workers) for frame in chain]
     return container.check_decoded(frames, parsed, info.bit_depth, info.pcm_md5, CodecError), info

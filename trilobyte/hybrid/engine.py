@@ -89,14 +89,15 @@ def blocks(num_samples: int, block: int = BLOCK) -> int:
 def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int, stereo: int | None = None,
                  skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None,
                  variant: int = 0, calibrate: bool = False, cells: int = 1,
-                 recent: bool = False) -> tuple[bytes, np.ndarray]:
+                 recent: bool = False, lead: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
     """The frame's words (little-endian uint32) under ``model`` (the sample rate picks the stages; the
     stereo mode is :func:`stereo_mode`'s unless given), the blocks of :data:`BLOCK` samples where
     ``skip`` is nonzero only observed, each coded channel among its value table where ``tables`` gives
     one (every value it takes, sorted; ``cells``: :func:`table_arrays`'), the cascade in ``variant``
     (:data:`~trilobyte.hybrid.settings.VARIANTS`), the mixture calibrated where ``calibrate``
     (:mod:`trilobyte.hybrid.calibration`) and mixed with recent values where ``recent``
-    (:mod:`trilobyte.hybrid.recent`); and per block the words written by its end."""
+    (:mod:`trilobyte.hybrid.recent`); and per block the words written by its end. ``lead``: samples before
+    the frame (whole blocks, in its coded form) that the kernel only observes first (:func:`primed`)."""
     x = _samples(samples)
     if stereo is None:
         stereo = stereo_mode(x)
@@ -104,6 +105,7 @@ def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
         raise ValueError(f"stereo mode must be 0, 1 or 2, not {stereo}")
     cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, stereo, variant, calibrate, recent)
     skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
+    x, skip, led = primed(x, skip, lead)
     marks = np.zeros(len(skip), dtype=np.int64)
     size = x.size * 2 + 64
     while True:
@@ -112,28 +114,45 @@ def kernel_words(model: HybridModel, samples: np.ndarray, bit_depth: int, sample
                                         exp2_table(), words, *_empty(model.settings), BLOCK, skip, marks,
                                         *table_arrays(tables, x.shape[1], cells))
         if status == kernel.OK:
-            return words[:used].astype("<u4").tobytes(), marks
+            return words[:used].astype("<u4").tobytes(), marks[led:]
         size = used + 64  # the first guess was too small: the count is exact now
 
 
 def kernel_decode(model: HybridModel, payload: bytes, x: np.ndarray, bit_depth: int, sample_rate: int,
                   skip: np.ndarray | None = None, tables: list[np.ndarray | None] | None = None,
-                  variant: int = 0, calibrate: bool = False, cells: int = 1, recent: bool = False) -> None:
+                  variant: int = 0, calibrate: bool = False, cells: int = 1, recent: bool = False,
+                  lead: np.ndarray | None = None) -> None:
     """Decode :func:`kernel_words`' words into ``x`` ``(num_samples, channels)`` int64, whose blocks where
     ``skip`` is nonzero already hold their samples (``tables``, ``variant``, ``calibrate``, ``cells``,
-    ``recent``: as the encoder's)."""
+    ``recent``, ``lead``: as the encoder's)."""
     if len(payload) % 4:
         raise FrameError(f"a frame's payload is whole 32-bit words, not {len(payload)} bytes")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     cfg = model.settings.kernel_config(bit_depth, x.shape[1], sample_rate, variant=variant, calibrate=calibrate,
                                        recent=recent)
     skip = np.zeros(blocks(len(x)), dtype=np.uint8) if skip is None else skip
+    whole, skip, led = primed(x, skip, lead)
     marks = np.zeros(len(skip), dtype=np.int64)
-    status, _ = kernel.run_frame(kernel.DECODE, x, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
+    status, _ = kernel.run_frame(kernel.DECODE, whole, cfg, model.kernel_weights(), sigmoid_table(), exp2_table(),
                                  words, *_empty(model.settings), BLOCK, skip, marks,
                                  *table_arrays(tables, x.shape[1], cells))
     if status != kernel.OK:
         raise FrameError(STATUS.get(status, f"kernel status {status}"))
+    if led:
+        x[:] = whole[led * BLOCK:]
+
+
+def primed(x: np.ndarray, skip: np.ndarray, lead: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The frame ``x`` after its ``lead`` (whole blocks, observed only: the cascade and the coder's scales
+    start from the signal before the frame instead of from silence), its ``skip`` flags after the lead's,
+    and how many blocks the lead holds."""
+    if lead is None or len(lead) == 0:
+        return x, skip, 0
+    if len(lead) % BLOCK or lead.shape[1:] != x.shape[1:]:
+        raise ValueError(f"a frame's lead is whole blocks of {BLOCK} samples of its channels, not {lead.shape}")
+    led = len(lead) // BLOCK
+    whole = np.ascontiguousarray(np.concatenate([np.asarray(lead, dtype=np.int64), x]))
+    return whole, np.concatenate([np.ones(led, dtype=np.uint8), skip]), led
 
 
 def encode_frame(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,

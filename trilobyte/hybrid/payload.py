@@ -61,10 +61,12 @@ from trilobyte.hybrid.valueset import (
     value_table,
 )
 
-LAYOUT = 5
-LAYOUTS = (2, 3, 4, 5)  # the layouts this module reads
-CELLS = {2: 1, 3: 1, 4: CELL_MEANS, 5: CELL_MEANS}  # by layout: values each side whose mean places a cell's edge
+LAYOUT = 6
+LAYOUTS = (2, 3, 4, 5, 6)  # the layouts this module reads
+# by layout: values each side whose mean places a cell's edge
+CELLS = {2: 1, 3: 1, 4: CELL_MEANS, 5: CELL_MEANS, 6: CELL_MEANS}
 RECENT_FROM = 5  # the first layout whose coder mixes in recent values (trilobyte.hybrid.recent)
+LEAD_FROM = 6  # the first layout whose frames may be primed by the samples before them
 VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4, 5) follows it
 HOLD_BIT = 4  # of the options byte: set when a hold byte follows it
 MAX_HOLD = 16  # samples a held value may last
@@ -168,20 +170,23 @@ def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes
 
 
 def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
-                   stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0) -> bytes:
+                   stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0,
+                   lead: np.ndarray | None = None) -> bytes:
     """The frame's payload in layout :data:`LAYOUT` (``flac``: :func:`flac_frames` of it, computed here unless given;
-    ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`)."""
+    ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`; ``lead``: the samples before the
+    frame that prime it, whole blocks, :func:`lead_of`)."""
     x, rate, hold, phase = coded_frame(samples, sample_rate)
     w = wasted_bits(x, bit_depth)
     shifted = x >> w
     joint = joint_mode(model, shifted, stereo)  # the stereo mode every pass below codes in
     cells, mixed = CELLS[LAYOUT], LAYOUT >= RECENT_FROM
+    led = coded_lead(lead, hold, w)
     words, marks = kernel_words(model, shifted, bit_depth, rate, joint, variant=variant, calibrate=True,
-                                recent=mixed)
+                                recent=mixed, lead=led)
     tables, flags, field = value_tables(coded_channels(shifted, joint))
     if flags:
         tabled, tabled_marks = kernel_words(model, shifted, bit_depth, rate, joint, tables=tables,
-                                            variant=variant, calibrate=True, cells=cells, recent=mixed)
+                                            variant=variant, calibrate=True, cells=cells, recent=mixed, lead=led)
         if len(tabled) + len(field) < len(words):
             words, marks = tabled, tabled_marks
         else:
@@ -191,13 +196,32 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
         raise ValueError(f"{len(flac)} FLAC frames for a frame of {len(marks)} blocks as coded")
     skip = fallback_blocks(marks, flac)
     if skip.any():
-        words, _ = kernel_words(model, shifted, bit_depth, rate, joint, skip, tables, variant, True, cells, mixed)
+        words, _ = kernel_words(model, shifted, bit_depth, rate, joint, skip, tables, variant, True, cells, mixed,
+                                led)
     chosen = b"".join(pack_length(len(f)) + f for f, s in zip(flac, skip, strict=True) if s)
     bitmap = np.packbits(skip, bitorder="little").tobytes()
     data = _head(w | flags, variant, hold, phase) + field + _U32.pack(len(words) // 4) + words + bitmap + chosen
     # the blocks were chosen one by one, the coder's last words uncounted: every block FLAC's may be smaller
     alternative = flac_only(flac, hold, phase)
     return alternative if alternative is not None and len(alternative) < len(data) else data
+
+
+def lead_of(samples: np.ndarray, start: int, lead: int) -> np.ndarray | None:
+    """The ``lead`` samples before sample ``start`` of ``samples`` that prime the frame there (``None`` for
+    none: the first frame, or a lead of 0)."""
+    if lead <= 0 or start <= 0:
+        return None
+    if lead % BLOCK or lead > start:
+        raise ValueError(f"a lead is whole blocks of {BLOCK} samples before the frame, not {lead} before {start}")
+    return np.asarray(samples[start - lead: start], dtype=np.int64)
+
+
+def coded_lead(lead: np.ndarray | None, hold: int, wasted: int) -> np.ndarray | None:
+    """The lead as the kernel observes it: shifted right by the frame's wasted bits; none for a held frame
+    (its samples are not at the lead's rate)."""
+    if lead is None or hold > 1:
+        return None
+    return np.asarray(lead, dtype=np.int64) >> wasted
 
 
 def flac_only(flac: list[bytes], hold: int = 1, phase: int = 0) -> bytes | None:
@@ -266,10 +290,13 @@ def _read_tables(payload: bytes, at: int, flags: int, channels: int, bit_depth: 
 
 
 def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channels: int, bit_depth: int,
-                   sample_rate: int, layout: int = LAYOUT) -> np.ndarray:
-    """Exact inverse of :func:`encode_payload` (or of its layouts 2 to 4): ``(num_samples, channels)`` int64."""
+                   sample_rate: int, layout: int = LAYOUT, lead: np.ndarray | None = None) -> np.ndarray:
+    """Exact inverse of :func:`encode_payload` (or of its layouts 2 to 5): ``(num_samples, channels)`` int64
+    (``lead``: the decoded samples before the frame that primed it)."""
     if layout not in LAYOUTS:
         raise ValueError(f"frame layout {layout} is not one of {LAYOUTS}")
+    if lead is not None and layout < LEAD_FROM:
+        raise ValueError(f"frames of layout {layout} are not primed")
     w, flags, variant, hold, phase, at = _read_head(payload, layout, channels, bit_depth)
     starts = held_starts(num_samples, hold, phase) if hold > 1 else None
     length = num_samples if starts is None else len(starts)
@@ -304,7 +331,7 @@ def decode_payload(model: HybridModel, payload: bytes, num_samples: int, channel
     if at != len(payload):
         raise FrameError(f"a frame's payload has {len(payload) - at} bytes past its last FLAC block")
     kernel_decode(model, payload[words_at: words_at + 4 * n_words], x, bit_depth, rate, skip, tables,
-                  variant, layout >= 3, CELLS[layout], layout >= RECENT_FROM)
+                  variant, layout >= 3, CELLS[layout], layout >= RECENT_FROM, coded_lead(lead, hold, w))
     if starts is not None:
         x = np.repeat(x, np.diff(np.append(starts, num_samples)), axis=0)
     return x << w
