@@ -85,10 +85,13 @@ def test_the_search_preset_keeps_the_smallest_try(tmp_path: Path, fixed: HybridM
         frames = codec.parse(search.data).frames
         plain = codec.parse(default.data).frames
         modes = (0, 1, 2) if channels == 2 else (None,)
-        for (a, b), frame, first in zip(engine.frames(len(x), FAST.frame_samples), frames, plain, strict=True):
-            pairings = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode) for mode in modes]
+        lead, chain = codec.lead_and_chain(FAST.frame_samples)
+        bounds = engine.frames(len(x), FAST.frame_samples)
+        for i, ((a, b), frame, first) in enumerate(zip(bounds, frames, plain, strict=True)):
+            primed = payload.lead_of(x, a, lead if i % chain else 0)
+            pairings = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode, lead=primed) for mode in modes]
             mode = modes[int(np.argmin([len(p) for p in pairings]))]
-            variants = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode, variant=v)
+            variants = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode, variant=v, lead=primed)
                         for v in range(1, len(VARIANTS))]
             assert len(frame.payload) == min(map(len, pairings + variants)) <= len(first.payload)
         assert any(f.payload[0] >> 5 & 1 for f in frames)  # some frame kept a variant

@@ -21,7 +21,7 @@ import numpy as np
 
 from trilobyte.core import codec_cli
 from trilobyte.core.codec_cli import FileCodec, UsageError
-from trilobyte.hybrid.codec import DEFAULT_PRESET, PRESETS, SUFFIX, CodecError, decode, encode, read_header
+from trilobyte.hybrid.codec import CHAIN, DEFAULT_PRESET, PRESETS, SUFFIX, CodecError, decode, encode, read_header
 from trilobyte.hybrid.defaults import NoDefaultModel, resolve_model
 from trilobyte.hybrid.model import ModelError, get_model
 
@@ -71,7 +71,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
                         help=f"audio (WAV/AIFF/FLAC) to encode, or {SUFFIX} files to decode; - for standard input")
     parser.add_argument("--model", type=Path, default=None, metavar="DIR",
                         help="the hybrid model folder (default: the model installed with the package)")
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="frames coded at once, in processes (default: 1)")
+    parser.add_argument("-j", "--jobs", type=int, default=1,
+                        help=f"frames encoded (chains of {CHAIN} frames decoded) at once, in processes (default: 1)")
 
 
 def add_encode_args(parser: argparse.ArgumentParser) -> None:

@@ -3,11 +3,13 @@
 The file is the ``.trb`` layout (magic, version, JSON header, header CRC, seek table with per-frame
 payload and PCM CRC32s, payloads) with header format ``trilobyte-hybrid``: the model's id, the kernel's
 table digest, the audio format, the frame layout and the PCM's MD5. Frames of ``frame_samples`` samples
-are coded independently (all state starts from zero), so they are encoded and decoded in parallel
-processes. A frame is written in layout 5 (:mod:`trilobyte.hybrid.payload`: wasted low bits, channels
-coded among the values they use, held samples coded once, recent values mixed into the coder, and blocks
-that FLAC codes in fewer bits left to FLAC); layout-4 files (no recent values), layout-3 files (value
-cells cut at the midpoints, no holds), layout-2 files (no value tables) and files whose header names no
+are written in layout 6 (:mod:`trilobyte.hybrid.payload`: wasted low bits, channels coded among the
+values they use, held samples coded once, recent values mixed into the coder, blocks that FLAC codes in
+fewer bits left to FLAC, and frames primed by the :data:`LEAD` samples before them). Frames come in
+chains of :data:`CHAIN`: a chain's first frame starts from silence, each later one from the end of the
+frame before it, so frames are encoded in parallel processes (the encoder has every sample) and chains
+decoded in parallel. Layout-5 files (no frame primed), layout-4 files (no recent values), layout-3 files
+(value cells cut at the midpoints, no holds), layout-2 files (no value tables) and files whose header names no
 layout (layout 1: a frame is the kernel's words alone) decode as they always did.
 
 Unlike the GPT-2 codec, nothing here depends on the machine: the kernel is integer arithmetic only,

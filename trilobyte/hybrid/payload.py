@@ -1,6 +1,6 @@
-"""A frame's payload (layouts 2 to 5): wasted low bits, value tables, the kernel's words, FLAC's blocks.
+"""A frame's payload (layouts 2 to 6): wasted low bits, value tables, the kernel's words, FLAC's blocks.
 
-Layouts 4 and 5 (integers little-endian; ``docs/formats.md`` specifies them)::
+Layouts 4 to 6 (integers little-endian; ``docs/formats.md`` specifies them)::
 
     head                 u8: the wasted bits w (the low bits zero in every sample of the frame, 0 for
                          digital silence) in bits 0-4; bit 5 set when an options byte follows; bit 6 + c
@@ -23,10 +23,14 @@ Layouts 4 and 5 (integers little-endian; ``docs/formats.md`` specifies them)::
                          length & 0xFFFF as a u16 (a constant block's frame is 11 to 14 bytes: its
                          length costs one)
 
-Layout 5's coder mixes each channel's recent values into its distribution (:mod:`trilobyte.hybrid.recent`,
-16-bit audio or narrower); layout 4's does not. Layout 3 has a variant byte (the variant alone, 1 or more)
+A layout-6 frame may be primed: the kernel first observes the samples before it (its lead, from the end of
+the frame before, shifted right by w; never for a held frame), so its cascade and running scales start
+from the signal rather than from silence; the codec says which frames are (:mod:`trilobyte.hybrid.codec`).
+Layout 5's and 6's coder mixes each channel's recent values into its distribution
+(:mod:`trilobyte.hybrid.recent`, 16-bit audio or narrower); layout 4's does not. Layout 3 has a variant
+byte (the variant alone, 1 or more)
 instead of the options byte, no hold, and value cells cut at the midpoints of neighbouring values
-(:func:`~trilobyte.hybrid.valueset.cell_edges`; layouts 4 and 5: the mean of
+(:func:`~trilobyte.hybrid.valueset.cell_edges`; layouts 4 to 6: the mean of
 :data:`~trilobyte.hybrid.valueset.CELL_MEANS` values each side). A frame is held where a sound was repeated
 sample by sample to a higher rate (an 11 kHz effect played at 22 kHz): everything below, tables, words and
 FLAC blocks, is then of its held samples. A layout-2 frame has a head of w alone
