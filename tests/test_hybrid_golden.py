@@ -47,7 +47,9 @@ def test_the_manifest_covers_every_frame_layout() -> None:
                        "layout3-search-16k16-mono.trh"}
     assert layout4 == {"layout4-clusters-11k16-mono.trh", "layout4-held-22k8-stereo.trh"}
     assert layout5 == {"layout5-recent-11k16-mono.trh", "default3-quiet-44k16-stereo.trh"}
-    assert layout6 == {"layout6-primed-16k16-mono.trh"}
+    assert layout6 == {"layout6-primed-16k16-mono.trh", "layout6-faster-16k16-mono.trh"}
+    (faster,) = codec.parse((GOLDEN / "layout6-faster-16k16-mono.trh").read_bytes()).frames
+    assert faster.payload[0] >> 5 & 1 and faster.payload[1] == 4  # an options byte naming variant 4
     assert set(layouts.values()) == {1, 2, 3, 4, 5, 6}
     # the values files code every channel among its value table; the search file names a cascade variant;
     # the held file's frames are held

@@ -33,19 +33,25 @@ def tone(n: int, channels: int, seed: int) -> np.ndarray:
 def test_each_variant_changes_what_it_names() -> None:
     settings = HybridSettings(rates=(4, 6, 40), lpc_decay=4, scale_shift=8)
     base = settings.kernel_config(16, 1, 8000)
-    assert len(VARIANTS) == 4 and settings.kernel_config(16, 1, 8000, variant=0) == base
+    assert len(VARIANTS) == 5 and settings.kernel_config(16, 1, 8000, variant=0) == base
     slower = settings.kernel_config(16, 1, 8000, variant=1)
     assert (slower.rate0, slower.rate1, slower.rate2) == (5, 7, 40)  # capped at 40
     assert settings.kernel_config(16, 1, 8000, variant=2).lpc_decay == 4  # floored at 4
     assert HybridSettings().kernel_config(16, 1, 8000, variant=2).lpc_decay == HybridSettings().lpc_decay - 1
     assert settings.kernel_config(16, 1, 8000, variant=3).scale_shift == 8
     assert HybridSettings().kernel_config(16, 1, 8000, variant=3).scale_shift == HybridSettings().scale_shift + 1
-    for variant in (1, 2, 3):
+    faster = settings.kernel_config(16, 1, 8000, variant=4)
+    assert (faster.rate0, faster.order1) == (3, 64)  # orders (32, 16, 8): the second four times longer
+    assert HybridSettings(rates=(3 + 4, 4, 4)).kernel_config(16, 1, 8000, variant=4).rate0 == 6
+    wide = HybridSettings(wide_orders=(1024, 512, 16), wide_from=16000).kernel_config(16, 1, 44100, variant=4)
+    assert (wide.rate0, wide.order1) == (3, 1024)  # capped at MAX_ORDER
+    for variant in (1, 2, 3, 4):
         changed = {k for k, v in HybridSettings().kernel_config(16, 2, 44100, variant=variant)._asdict().items()
                    if v != HybridSettings().kernel_config(16, 2, 44100)._asdict()[k]}
-        assert changed == [{"rate0", "rate1", "rate2"}, {"lpc_decay"}, {"scale_shift"}][variant - 1]
-    with pytest.raises(SettingsError, match="variant 4"):
-        settings.kernel_config(16, 1, 8000, variant=4)
+        named = [{"rate0", "rate1", "rate2"}, {"lpc_decay"}, {"scale_shift"}, {"rate0", "order1"}]
+        assert changed == named[variant - 1]
+    with pytest.raises(SettingsError, match="variant 5"):
+        settings.kernel_config(16, 1, 8000, variant=5)
 
 
 def test_a_variant_is_named_in_the_head_and_decodes(fixed: HybridModel) -> None:
@@ -93,5 +99,8 @@ def test_the_search_preset_keeps_the_smallest_try(tmp_path: Path, fixed: HybridM
             mode = modes[int(np.argmin([len(p) for p in pairings]))]
             variants = [payload.encode_payload(fixed, x[a:b], 16, len(x), mode, variant=v, lead=primed)
                         for v in range(1, len(VARIANTS))]
-            assert len(frame.payload) == min(map(len, pairings + variants)) <= len(first.payload)
+            default = [payload.encode_payload(fixed, x[a:b], 16, len(x), variant=v, lead=primed)
+                       for v in codec.DEFAULT_VARIANTS]
+            assert len(first.payload) == min(map(len, default))
+            assert len(frame.payload) == min(map(len, pairings + variants + default)) <= len(first.payload)
         assert any(f.payload[0] >> 5 & 1 for f in frames)  # some frame kept a variant

@@ -208,10 +208,12 @@ def fine_sum_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
 
 def layout6_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     """Three frames of the small model (16,384 samples each): the second and third primed by the frame
-    before them (layout 6)."""
+    before them (layout 6); and a frame the default preset coded in cascade variant 4."""
     return [
         ("layout6-primed-16k16-mono", "current", hires("hires-96k24-b.flac", 16000, 16, 2.0, 2.2, 1) >> 2,
          16000, 16, "CC0 recording hires-96k24-b at 14 bits, 16-bit 16 kHz mono, three frames"),
+        ("layout6-faster-16k16-mono", "default3", hires("hires-96k24-a.flac", 16000, 16, 1.0, 0.5, 1), 16000, 16,
+         "CC0 recording hires-96k24-a, 16-bit 16 kHz mono: its frame coded in cascade variant 4"),
     ]
 
 

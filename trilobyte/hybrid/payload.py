@@ -210,6 +210,13 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     return alternative if alternative is not None and len(alternative) < len(data) else data
 
 
+def pairing(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int) -> int:
+    """The stereo mode :func:`encode_payload` codes the frame in unless told (FLAC's rule on the frame as
+    coded; 0 for mono or a model without stereo modes)."""
+    x, _, _, _ = coded_frame(samples, sample_rate)
+    return joint_mode(model, x >> wasted_bits(x, bit_depth))
+
+
 def lead_of(samples: np.ndarray, start: int, lead: int) -> np.ndarray | None:
     """The ``lead`` samples before sample ``start`` of ``samples`` that prime the frame there (``None`` for
     none: the first frame, or a lead of 0)."""

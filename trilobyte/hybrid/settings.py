@@ -68,7 +68,10 @@ VARIANTS = (
     "every adaptive stage one step slower (each rate shift + 1, at most 40)",
     "the LPC window halved (lpc_decay - 1, at least 4)",
     "the residual's running scale one step slower (scale_shift + 1, at most 8)",
+    "the first adaptive stage one step faster (its rate shift - 1, at least 3) and the second four times longer"
+    " (at most 1,024 taps)",
 )
+FAST_RATE_MIN = 3  # variant 4's floor: a step of 1/8 (the model's own rates stay at 4 or more)
 
 
 def vary(config: dict[str, Any], variant: int) -> dict[str, Any]:
@@ -83,6 +86,9 @@ def vary(config: dict[str, Any], variant: int) -> dict[str, Any]:
         config["lpc_decay"] = max(config["lpc_decay"] - 1, 4)
     elif variant == 3:
         config["scale_shift"] = min(config["scale_shift"] + 1, 8)
+    elif variant == 4:
+        config["rate0"] = max(config["rate0"] - 1, FAST_RATE_MIN)
+        config["order1"] = min(config["order1"] * 4, MAX_ORDER)
     return config
 
 
