@@ -93,16 +93,17 @@ def _encode_job(job: tuple[str, np.ndarray, np.ndarray | None, int, int, bool]) 
     preset also every pairing, then every variant in the best pairing."""
     directory, frame, lead, bit_depth, sample_rate, search = job
     model = get_model(directory)
-    flac = payload.flac_frames(frame, bit_depth, sample_rate)
+    prepared = payload.prepare(frame, bit_depth, sample_rate)  # shared by every try, as are FLAC's blocks
+    flac = payload.blocks_of(prepared, bit_depth)
     tries: dict[tuple[int, int], bytes] = {}
 
     def coded(mode: int, variant: int) -> bytes:
         if (mode, variant) not in tries:
             tries[mode, variant] = payload.encode_payload(model, frame, bit_depth, sample_rate, mode, flac, variant,
-                                                          lead)
+                                                          lead, prepared)
         return tries[mode, variant]
 
-    first = payload.pairing(model, frame, bit_depth, sample_rate)
+    first = payload.pairing(model, prepared)
     for variant in DEFAULT_VARIANTS:
         coded(first, variant)
     if search:

@@ -48,6 +48,7 @@ kernel's words around them.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -141,10 +142,42 @@ def coded_frame(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int,
     return np.ascontiguousarray(x[held_starts(len(x), hold, phase)]), held_rate(sample_rate, hold), hold, phase
 
 
+@dataclasses.dataclass
+class Prepared:
+    """What every try of one frame shares, made once by :func:`prepare`: the samples it codes (its held
+    values where held) and their rate, h and p, the wasted bits w and the samples shifted by them; each
+    stereo pairing's value tables once asked for (:meth:`value_tables`)."""
+
+    x: np.ndarray
+    rate: int
+    hold: int
+    phase: int
+    wasted: int
+    shifted: np.ndarray
+    tables: dict[int, tuple[list[np.ndarray | None], int, bytes]] = dataclasses.field(default_factory=dict)
+
+    def value_tables(self, joint: int) -> tuple[list[np.ndarray | None], int, bytes]:
+        """:func:`value_tables` of the coded channels in stereo mode ``joint``."""
+        if joint not in self.tables:
+            self.tables[joint] = value_tables(coded_channels(self.shifted, joint))
+        return self.tables[joint]
+
+
+def prepare(samples: np.ndarray, bit_depth: int, sample_rate: int) -> Prepared:
+    """The frame as :func:`encode_payload` codes it (:class:`Prepared`)."""
+    x, rate, hold, phase = coded_frame(samples, sample_rate)
+    w = wasted_bits(x, bit_depth)
+    return Prepared(x, rate, hold, phase, w, x >> w)
+
+
+def blocks_of(frame: Prepared, bit_depth: int) -> list[bytes]:
+    """``flac -8``'s frame for each block of the frame as coded."""
+    return encode_blocks(frame.x, frame.rate, bit_depth, BLOCK)
+
+
 def flac_frames(samples: np.ndarray, bit_depth: int, sample_rate: int) -> list[bytes]:
     """``flac -8``'s frame for each block of the frame as coded (its held values where it is held)."""
-    coded, rate, _, _ = coded_frame(samples, sample_rate)
-    return encode_blocks(coded, rate, bit_depth, BLOCK)
+    return blocks_of(prepare(samples, bit_depth, sample_rate), bit_depth)
 
 
 def fallback_blocks(marks: np.ndarray, flac: list[bytes]) -> np.ndarray:
@@ -175,19 +208,19 @@ def value_tables(coded: np.ndarray) -> tuple[list[np.ndarray | None], int, bytes
 
 def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int,
                    stereo: int | None = None, flac: list[bytes] | None = None, variant: int = 0,
-                   lead: np.ndarray | None = None) -> bytes:
+                   lead: np.ndarray | None = None, prepared: Prepared | None = None) -> bytes:
     """The frame's payload in layout :data:`LAYOUT` (``flac``: :func:`flac_frames` of it, computed here unless given;
     ``variant``: the cascade's, :data:`~trilobyte.hybrid.settings.VARIANTS`; ``lead``: the samples before the
-    frame that prime it, whole blocks, :func:`lead_of`)."""
-    x, rate, hold, phase = coded_frame(samples, sample_rate)
-    w = wasted_bits(x, bit_depth)
-    shifted = x >> w
+    frame that prime it, whole blocks, :func:`lead_of`; ``prepared``: :func:`prepare` of ``samples``, made
+    once for several tries of the frame)."""
+    frame = prepare(samples, bit_depth, sample_rate) if prepared is None else prepared
+    x, rate, hold, phase, w, shifted = frame.x, frame.rate, frame.hold, frame.phase, frame.wasted, frame.shifted
     joint = joint_mode(model, shifted, stereo)  # the stereo mode every pass below codes in
     cells, mixed = CELLS[LAYOUT], LAYOUT >= RECENT_FROM
     led = coded_lead(lead, hold, w)
     words, marks = kernel_words(model, shifted, bit_depth, rate, joint, variant=variant, calibrate=True,
                                 recent=mixed, lead=led)
-    tables, flags, field = value_tables(coded_channels(shifted, joint))
+    tables, flags, field = frame.value_tables(joint)
     if flags:
         tabled, tabled_marks = kernel_words(model, shifted, bit_depth, rate, joint, tables=tables,
                                             variant=variant, calibrate=True, cells=cells, recent=mixed, lead=led)
@@ -195,7 +228,7 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
             words, marks = tabled, tabled_marks
         else:
             tables, flags, field = [None] * x.shape[1], 0, b""
-    flac = encode_blocks(x, rate, bit_depth, BLOCK) if flac is None else flac  # flac_frames of the coded frame
+    flac = blocks_of(frame, bit_depth) if flac is None else flac
     if len(flac) != len(marks):
         raise ValueError(f"{len(flac)} FLAC frames for a frame of {len(marks)} blocks as coded")
     skip = fallback_blocks(marks, flac)
@@ -210,11 +243,10 @@ def encode_payload(model: HybridModel, samples: np.ndarray, bit_depth: int, samp
     return alternative if alternative is not None and len(alternative) < len(data) else data
 
 
-def pairing(model: HybridModel, samples: np.ndarray, bit_depth: int, sample_rate: int) -> int:
-    """The stereo mode :func:`encode_payload` codes the frame in unless told (FLAC's rule on the frame as
+def pairing(model: HybridModel, frame: Prepared) -> int:
+    """The stereo mode :func:`encode_payload` codes ``frame`` in unless told (FLAC's rule on the frame as
     coded; 0 for mono or a model without stereo modes)."""
-    x, _, _, _ = coded_frame(samples, sample_rate)
-    return joint_mode(model, x >> wasted_bits(x, bit_depth))
+    return joint_mode(model, frame.shifted)
 
 
 def lead_of(samples: np.ndarray, start: int, lead: int) -> np.ndarray | None:
