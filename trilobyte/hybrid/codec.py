@@ -39,7 +39,7 @@ KERNEL = "hybrid-int-v1"
 MAX_CHANNELS = 2
 LEAD = 1 << 14  # samples before a frame that prime it (layout 6)
 CHAIN = 8  # frames per chain: a chain's first frame is not primed, so chains decode in parallel
-# The encoder's choices that leave the decoder's work unchanged (every preset writes the same format).
+# The encoder's choices (every preset writes the same format, which the decoder follows as written).
 PRESETS = {
     "default": "each stereo frame's channel pairing chosen by FLAC's rule, each frame coded with the model's"
                " cascade and with variant 4 (a faster first stage, a longer second) and the smaller kept",

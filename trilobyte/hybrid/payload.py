@@ -35,7 +35,7 @@ instead of the options byte, no hold, and value cells cut at the midpoints of ne
 sample by sample to a higher rate (an 11 kHz effect played at 22 kHz): everything below, tables, words and
 FLAC blocks, is then of its held samples. A layout-2 frame has a head of w alone
 and no tables, and its kernel codes without the calibration (:mod:`trilobyte.hybrid.calibration`), which
-layouts 3 to 5 always use. The encoder codes the
+layouts 3 to 6 always use. The encoder codes the
 shifted frame once with the kernel, reading the words each block cost; where a coded channel uses few
 of the values in its range (:func:`value_tables`), it codes the frame again among the channels' value
 tables and keeps that if it is smaller, tables included. libFLAC codes each block at ``flac -8`` (the
@@ -72,7 +72,7 @@ LAYOUTS = (2, 3, 4, 5, 6)  # the layouts this module reads
 CELLS = {2: 1, 3: 1, 4: CELL_MEANS, 5: CELL_MEANS, 6: CELL_MEANS}
 RECENT_FROM = 5  # the first layout whose coder mixes in recent values (trilobyte.hybrid.recent)
 LEAD_FROM = 6  # the first layout whose frames may be primed by the samples before them
-VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4, 5) follows it
+VARIANT_BIT = 5  # of the head byte: set when a variant byte (layout 3) or an options byte (4 to 6) follows it
 HOLD_BIT = 4  # of the options byte: set when a hold byte follows it
 MAX_HOLD = 16  # samples a held value may last
 TABLE_BIT = 6  # of the head byte: bit TABLE_BIT + c is set when coded channel c has a value table

@@ -1,4 +1,4 @@
-"""Recent values: the coded distribution mixed with the histogram of the channel's last samples (layout 5).
+"""Recent values: the coded distribution mixed with the histogram of the channel's last samples (layouts 5, 6).
 
 Some audio takes few values over a stretch and many over the whole frame: a quiet passage of a rescaled
 8-bit source takes multiples of 375 give or take two while its loud passages take thousands of values, so

@@ -10,8 +10,8 @@ A channel coded among a value table (:mod:`trilobyte.hybrid.valueset`, ``k > 0``
 offset from the value nearest the prediction (rank ``base``) in the same alphabet: the edge below rank
 ``u`` is at ``edges[u] / 2`` (:func:`trilobyte.hybrid.valueset.cell_edges`), so ranks outside the table
 hold the minimum frequency alone. With a calibration (:mod:`trilobyte.hybrid.calibration`, frame
-layouts 3 to 5), ``H(G)`` replaces ``G`` in ``C(i)``; with recent values (:mod:`trilobyte.hybrid.recent`,
-layout 5) that is mixed with the share of the channel's last samples below the bin's lower edge.
+layouts 3 to 6), ``H(G)`` replaces ``G`` in ``C(i)``; with recent values (:mod:`trilobyte.hybrid.recent`,
+layouts 5, 6) that is mixed with the share of the channel's last samples below the bin's lower edge.
 """
 
 from __future__ import annotations

@@ -53,16 +53,17 @@ class KernelConfig(NamedTuple):
     absolute_scale: bool
     round_centre: bool
     fine_sum: bool
-    calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 5)
-    recent: bool  # the coder mixes in the channel's recent values (layout 5, 16 bits or fewer)
+    calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 6)
+    recent: bool  # the coder mixes in the channel's recent values (layouts 5, 6; 16 bits or fewer)
 
 
 class SettingsError(ValueError):
     """Settings that the kernels cannot run."""
 
 
-# The cascade variants a frame may name (frame layouts 3 to 5), by index: each changes a few of the model's
-# settings for that frame and leaves the decoder's work the same. A file names them by index: append only.
+# The cascade variants a frame may name (frame layouts 3 to 6), by index: each changes a few of the model's
+# settings for that frame (1 to 3 leave the decoder's work the same, 4 lengthens the second stage). A file
+# names them by index: append only.
 VARIANTS = (
     "the model's settings",
     "every adaptive stage one step slower (each rate shift + 1, at most 40)",
@@ -252,8 +253,8 @@ class HybridSettings:
                       variant: int = 0, calibrate: bool = False, recent: bool = False) -> KernelConfig:
         """What the kernel reads for one stream (:class:`KernelConfig`); ``stereo``: the encoder's stereo mode
         (ignored without ``stereo_modes``, and by the decoder, which reads it); ``variant``: the frame's
-        cascade variant (:data:`VARIANTS`); ``calibrate``: the coder calibrates the mixture (layouts 3 to 5);
-        ``recent``: the coder mixes in recent values (layout 5; only at 16 bits or fewer)."""
+        cascade variant (:data:`VARIANTS`); ``calibrate``: the coder calibrates the mixture (layouts 3 to 6);
+        ``recent``: the coder mixes in recent values (layouts 5, 6; only at 16 bits or fewer)."""
         orders, rates = self.stages(sample_rate)
         orders = orders if self.cascade else (0, 0, 0)
         lpc_order = self.lpc_order if self.cascade else 0
