@@ -206,6 +206,15 @@ def fine_sum_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def stage_mix_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A slice coded with a frozen copy of the fourth default model (the adaptive stages' parts weighted by
+    adaptive weights, ``stage_mix``)."""
+    return [
+        ("default4-mixed-44k16-mono", "default4", hires("hires-96k24-a.flac", 44100, 16, 3.0, 0.5, 1), 44100, 16,
+         "CC0 recording hires-96k24-a, 16-bit 44.1 kHz mono"),
+    ]
+
+
 def layout6_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     """Three frames of the small model (16,384 samples each): the second and third primed by the frame
     before them (layout 6); and a frame the default preset coded in cascade variant 4."""
@@ -231,7 +240,7 @@ def main(models_dir: Path | None) -> None:
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
-    for name in ("default", "default3"):  # each frozen once: a later default model is another model
+    for name in ("default", "default3", "default4"):  # each frozen once: a later default model is another model
         if not (HERE / "model" / name).exists():
             copy_model(DEFAULT_MODEL, HERE / "model" / name)
         models[name] = load(HERE / "model" / name).model_id
@@ -239,7 +248,7 @@ def main(models_dir: Path | None) -> None:
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
     every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
-             + layout5_sources() + fine_sum_sources() + layout6_sources())
+             + layout5_sources() + fine_sum_sources() + layout6_sources() + stage_mix_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

@@ -10,7 +10,8 @@ over the window's energy, kept as an exact running sum, plus the error's square 
 Stage inputs and errors are clamped to +-2**26. Without the cascade the previous sample predicts.
 
 :func:`predict` gives the parts of a sample's prediction and the prediction (their exact sum rounded once with
-``fine_sum``, else the sum of the rounded parts), :func:`adapt` takes the sample once it is
+``fine_sum``, else the sum of the rounded parts; with ``stage_mix`` the adaptive stages' parts weighted,
+:mod:`trilobyte.hybrid.stagemix`), :func:`adapt` takes the sample once it is
 known; nothing else reads or writes the state (:class:`Cascade`, :class:`Solver`) in between, so a caller
 may code the sample any way it likes and the cascade follows the true signal.
 """
@@ -23,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from trilobyte.hybrid import covariance as cov
-from trilobyte.hybrid import legacy
+from trilobyte.hybrid import legacy, stagemix
 from trilobyte.hybrid.intmath import clamp
 from trilobyte.hybrid.settings import MAX_ORDER
 
@@ -47,6 +48,7 @@ class Cascade(NamedTuple):
     sums: np.ndarray  # (channels, 8): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
     # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS)
     cross: np.ndarray  # (STEREO_MAX,) the stereo taps' inputs for the current sample
+    mix: np.ndarray  # (channels, stagemix.COLUMNS) the stage mix's weights and sums (``stage_mix``)
 
 
 class Solver(NamedTuple):
@@ -65,7 +67,8 @@ def new_cascade(channels: int, samples: int) -> Cascade:
     sums = np.zeros((channels, 8), dtype=np.int64)
     sums[:, A_U: A_U + 3] = 16 << 4
     return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
-                   np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64))
+                   np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64),
+                   stagemix.new_state(channels))
 
 
 @njit(cache=True)
@@ -129,7 +132,8 @@ def rounded(acc: int, bits: int) -> int:
 def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[int, int, int, int, int, int]:
     """The parts of sample ``n``'s prediction on channel ``c``: (previous sample's part, LPC, stage 0
     with the stereo taps, stage 1, stage 2), each rounded to a whole sample, and the prediction: with
-    ``fine_sum`` the parts' exact sum (in 1/4096) rounded once, else the sum of the rounded parts."""
+    ``fine_sum`` the parts' exact sum (in 1/4096) rounded once (the adaptive stages' parts weighted with
+    ``stage_mix``), else the sum of the rounded parts."""
     refresh_lpc(cfg, cs, sv, c, t, n)
     al = lpc_sum(cs.w[LPC, c], cs.hist[XH, c], t, cfg.lpc_order)
     pre = 0 if cfg.cascade else cs.hist[XH, c, t - 1]
@@ -143,6 +147,9 @@ def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[
     p2 = rounded(a2, W_BITS)
     if not cfg.fine_sum:
         return pre, pl, p0, p1, p2, pre + pl + p0 + p1 + p2
+    if cfg.stage_mix:
+        exact = stagemix.mixed(cs.mix[c], al >> 8, (a0 >> 4) + (ac >> 4), a1 >> 4, a2 >> 4)
+        return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
     # each sum is below 2**60; shifted to 12 fractional bits, five of them stay below 2**63
     exact = (al >> 8) + (a0 >> 4) + (ac >> 4) + (a1 >> 4) + (a2 >> 4)
     return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
@@ -215,6 +222,8 @@ def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: in
         cov.update(sv.lags[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
     elif cfg.lpc_order > 0:
         legacy.autocorrelation_update(sv.acf[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
+    if cfg.stage_mix:
+        stagemix.adapt(cs.mix[c], value - pre)
     e_l = clamp(value - pre - pl, U_CLIP)
     e0 = clamp(e_l - p0, U_CLIP)
     e1 = clamp(e0 - p1, U_CLIP)

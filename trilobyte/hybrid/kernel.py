@@ -39,6 +39,7 @@ from trilobyte.hybrid import (
     network,
     recent,
     residual,
+    stagemix,
     valueset,
 )
 from trilobyte.hybrid import rangecoder as rc
@@ -245,6 +246,6 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
 
 # every module the kernel's compiled functions are built from (numba's cache must see a change in any)
 MODULES = (sys.modules[__name__], calibration, cascade, covariance, intmath, legacy, network, rc, recent,
-           residual, valueset)
+           residual, stagemix, valueset)
 # before any of them is loaded from the cache: numba would not see a change in the modules it calls
 jitcache.refresh(*MODULES)

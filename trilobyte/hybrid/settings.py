@@ -15,7 +15,7 @@ LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
-    "round_centre": False, "fine_sum": False,
+    "round_centre": False, "fine_sum": False, "stage_mix": False,
 }
 
 
@@ -53,6 +53,7 @@ class KernelConfig(NamedTuple):
     absolute_scale: bool
     round_centre: bool
     fine_sum: bool
+    stage_mix: bool  # only with fine_sum
     calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 6)
     recent: bool  # the coder mixes in the channel's recent values (layouts 5, 6; 16 bits or fewer)
 
@@ -141,6 +142,8 @@ class HybridSettings:
     each stage still takes the input its predecessors' rounded parts leave, where over noise no stage
     predicts their rounding errors, so four of them reached the residual, now one. It matters where the
     residual is a few steps, as in a quiet tonal decay. Only above 8 bits (``FINE_SUM_ABOVE``).
+    ``stage_mix``: with ``fine_sum``, the adaptive stages' parts enter that sum weighted by adaptive
+    weights (:mod:`trilobyte.hybrid.stagemix`), so a stage whose part is mostly noise counts for less.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -174,6 +177,7 @@ class HybridSettings:
     absolute_scale: bool = True
     round_centre: bool = True
     fine_sum: bool = True
+    stage_mix: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -270,6 +274,7 @@ class HybridSettings:
             nlms_robust=self.nlms_robust, lpc_cover_rhs=self.lpc_cover_rhs, lpc_warmup=self.lpc_warmup,
             absolute_scale=self.absolute_scale, round_centre=self.round_centre,
             fine_sum=self.fine_sum and bit_depth > FINE_SUM_ABOVE, calibrate=calibrate,
+            stage_mix=self.stage_mix and self.fine_sum and bit_depth > FINE_SUM_ABOVE,
             recent=recent and bit_depth <= RECENT_MAX_DEPTH,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
