@@ -35,7 +35,8 @@ U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies st
 STEREO_MAX = 32
 XH, XS, U = 0, 1, 2  # rows of Cascade.hist
 TAPS, LPC = 3, 4  # rows of Cascade.w after the three stages'
-SHIFT, ENERGY, E_CROSS, A_U = 0, 1, 4, 5  # columns of Cascade.sums (ENERGY + k, A_U + k: stage k's)
+SHIFT, ENERGY, E_CROSS, A_U, STEP = 0, 1, 4, 5, 8  # columns of Cascade.sums (ENERGY + k, A_U + k, STEP + k:
+# stage k's; STEP + k its pending normalized LMS step, taken when the stage next predicts)
 
 
 class Cascade(NamedTuple):
@@ -45,8 +46,9 @@ class Cascade(NamedTuple):
     # samples shifted below 2**20), stage k's input (U + k: the LPC residual, then stage k-1's residual)
     w: np.ndarray  # (5, channels, MAX_ORDER): stage k's weights (16 fractional bits), the stereo taps'
     # (TAPS), the LPC coefficients (LPC, 20 fractional bits)
-    sums: np.ndarray  # (channels, 8): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
-    # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS)
+    sums: np.ndarray  # (channels, 11): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
+    # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS), stage
+    # k's pending step (STEP + k)
     cross: np.ndarray  # (STEREO_MAX,) the stereo taps' inputs for the current sample
     mix: np.ndarray  # (channels, stagemix.COLUMNS) the stage mix's weights and sums (``stage_mix``)
 
@@ -64,7 +66,7 @@ class Solver(NamedTuple):
 @njit(cache=True)
 def new_cascade(channels: int, samples: int) -> Cascade:
     """A silent past for ``samples`` samples of ``channels`` channels."""
-    sums = np.zeros((channels, 8), dtype=np.int64)
+    sums = np.zeros((channels, 11), dtype=np.int64)
     sums[:, A_U: A_U + 3] = 16 << 4
     return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
                    np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64),
@@ -80,11 +82,21 @@ def new_solver(cfg: Any, channels: int) -> Solver:
 
 
 @njit(cache=True)
-def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int) -> int:
-    """sum w[i] u[n-1-i], 16 fractional bits (|w| < 2**24, |u| < 2**26, order <= 1024: below 2**60)."""
+def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int, g: int = 0, rate: int = 0) -> int:
+    """sum w[i] u[n-1-i], 16 fractional bits (|w| < 2**24, |u| < 2**26, order <= 1024: below 2**60), each
+    weight first taking the normalized LMS step ``g`` left by the sample before (:func:`nlms_step`; 0: none):
+    ``w[i] += (g u[n-2-i] + half) >> (14 + rate)``, clipped. One pass over the weights instead of two."""
     acc = 0
+    if g == 0:
+        for i in range(order):
+            acc += w[i] * u[n - 1 - i]
+        return acc
+    sh = 14 + rate
+    half = 1 << (sh - 1)
     for i in range(order):
-        acc += w[i] * u[n - 1 - i]
+        nw = min(max(w[i] + ((g * u[n - 2 - i] + half) >> sh), -W_CLIP), W_CLIP)
+        w[i] = nw
+        acc += nw * u[n - 1 - i]
     return acc
 
 
@@ -137,10 +149,11 @@ def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[
     refresh_lpc(cfg, cs, sv, c, t, n)
     al = lpc_sum(cs.w[LPC, c], cs.hist[XH, c], t, cfg.lpc_order)
     pre = 0 if cfg.cascade else cs.hist[XH, c, t - 1]
-    a0 = stage_sum(cs.w[0, c], cs.hist[U, c], t, cfg.order0)
+    a0 = stage_sum(cs.w[0, c], cs.hist[U, c], t, cfg.order0, cs.sums[c, STEP], cfg.rate0)
     ac = cross_sum(cs, c, t, cfg.stereo_taps) if cfg.stereo_taps > 0 else 0
-    a1 = stage_sum(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1)
-    a2 = stage_sum(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2)
+    a1 = stage_sum(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1, cs.sums[c, STEP + 1], cfg.rate1)
+    a2 = stage_sum(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2, cs.sums[c, STEP + 2], cfg.rate2)
+    cs.sums[c, STEP:STEP + 3] = 0
     pl = rounded(al, 20)
     p0 = rounded(a0, W_BITS) + rounded(ac, W_BITS)
     p1 = rounded(a1, W_BITS)
@@ -156,20 +169,14 @@ def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[
 
 
 @njit(cache=True)
-def nlms_update(w: np.ndarray, u: np.ndarray, n: int, order: int, err: int, energy: int, rate: int) -> None:
-    """Normalized LMS step: w[i] += err u[n-1-i] 2**(16-rate) / (energy + 16 order), rounded, clipped.
-
-    ``g = err 2**30 // (energy + 16 order)`` (|err| < 2**27), then ``(g u + half) >> (14 + rate)``; since
-    ``energy >= u**2``, ``|g u| < 2**30 |err| / |u| < 2**57``.
-    """
+def nlms_step(order: int, err: int, energy: int) -> int:
+    """A normalized LMS step, ``g = err 2**30 // (energy + 16 order)`` (0 without error or taps): each
+    weight then moves by ``(g u[n-1-i] + half) >> (14 + rate)``, i.e. by err u 2**(16-rate) / (energy +
+    16 order), rounded (:func:`stage_sum` takes it). |err| < 2**27 and ``energy >= u**2``:
+    ``|g u| < 2**30 |err| / |u| < 2**57``."""
     if err == 0 or order == 0:
-        return
-    g = (err << 30) // (energy + (order << 4))
-    sh = 14 + rate
-    half = 1 << (sh - 1)
-    for i in range(order):
-        nw = w[i] + ((g * u[n - 1 - i] + half) >> sh)
-        w[i] = min(max(nw, -W_CLIP), W_CLIP)
+        return 0
+    return (err << 30) // (energy + (order << 4))
 
 
 @njit(cache=True, inline="always")
@@ -180,15 +187,15 @@ def nlms_adapt(cfg: Any, cs: Cascade, c: int, t: int, e0: int, e1: int, e2: int)
     q1 = e1 * e1 if cfg.nlms_robust else 0
     q2 = e2 * e2 if cfg.nlms_robust else 0
     energy0 = cs.sums[c, ENERGY] + cs.sums[c, E_CROSS] + q0
-    nlms_update(cs.w[0, c], cs.hist[U, c], t, cfg.order0, e0, energy0, cfg.rate0)
-    if cfg.stereo_taps > 0 and e0 != 0:
-        g = (e0 << 30) // (energy0 + (cfg.order0 << 4))
+    g = nlms_step(cfg.order0, e0, energy0)
+    cs.sums[c, STEP] = g
+    if cfg.stereo_taps > 0 and g != 0:
         sh = 14 + cfg.rate0
         for i in range(cfg.stereo_taps):
             nw = cs.w[TAPS, c, i] + ((g * cs.cross[i] + (1 << (sh - 1))) >> sh)
             cs.w[TAPS, c, i] = min(max(nw, -W_CLIP), W_CLIP)
-    nlms_update(cs.w[1, c], cs.hist[U + 1, c], t, cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1, cfg.rate1)
-    nlms_update(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2, cfg.rate2)
+    cs.sums[c, STEP + 1] = nlms_step(cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1)
+    cs.sums[c, STEP + 2] = nlms_step(cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2)
 
 
 @njit(cache=True)
