@@ -13,7 +13,8 @@ Stage inputs and errors are clamped to +-2**26. Without the cascade the previous
 ``fine_sum``, else the sum of the rounded parts; with ``stage_mix`` the adaptive stages' parts weighted,
 :mod:`trilobyte.hybrid.stagemix`), :func:`adapt` takes the sample once it is
 known; nothing else reads or writes the state (:class:`Cascade`, :class:`Solver`) in between, so a caller
-may code the sample any way it likes and the cascade follows the true signal.
+may code the sample any way it likes and the cascade follows the true signal. The two alternate sample by
+sample: a stage's step from one sample is taken as it predicts the next (one pass over its weights).
 """
 
 from __future__ import annotations
@@ -180,9 +181,10 @@ def nlms_step(order: int, err: int, energy: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def nlms_adapt(cfg: Any, cs: Cascade, c: int, t: int, e0: int, e1: int, e2: int) -> None:
-    """The stages' normalized LMS steps; with ``nlms_robust`` the error's square joins the denominator
-    (|e| < 2**26: each sum stays below 2**63)."""
+def nlms_adapt(cfg: Any, cs: Cascade, c: int, e0: int, e1: int, e2: int) -> None:
+    """The stages' normalized LMS steps, left pending for each stage's next :func:`stage_sum` (the stereo
+    taps' taken now); with ``nlms_robust`` the error's square joins the denominator (|e| < 2**26: each sum
+    stays below 2**63)."""
     q0 = e0 * e0 if cfg.nlms_robust else 0
     q1 = e1 * e1 if cfg.nlms_robust else 0
     q2 = e2 * e2 if cfg.nlms_robust else 0
@@ -236,7 +238,7 @@ def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: in
     e1 = clamp(e0 - p1, U_CLIP)
     e2 = clamp(e1 - p2, U_CLIP)
     if cfg.nlms:
-        nlms_adapt(cfg, cs, c, t, e0, e1, e2)
+        nlms_adapt(cfg, cs, c, e0, e1, e2)
     else:
         legacy.sign_lms_adapt(cfg, t, (e0, e1, e2), (cs.w[0, c], cs.w[1, c], cs.w[2, c]),
                               (cs.hist[U, c], cs.hist[U + 1, c], cs.hist[U + 2, c]), cs.sums[c, A_U:A_U + 3],
