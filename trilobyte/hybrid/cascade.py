@@ -67,7 +67,7 @@ class Solver(NamedTuple):
 @njit(cache=True)
 def new_cascade(channels: int, samples: int) -> Cascade:
     """A silent past for ``samples`` samples of ``channels`` channels."""
-    sums = np.zeros((channels, 11), dtype=np.int64)
+    sums = np.zeros((channels, STEP + 3), dtype=np.int64)
     sums[:, A_U: A_U + 3] = 16 << 4
     return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
                    np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64),
@@ -83,7 +83,7 @@ def new_solver(cfg: Any, channels: int) -> Solver:
 
 
 @njit(cache=True)
-def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int, g: int = 0, rate: int = 0) -> int:
+def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int, g: int, rate: int) -> int:
     """sum w[i] u[n-1-i], 16 fractional bits (|w| < 2**24, |u| < 2**26, order <= 1024: below 2**60), each
     weight first taking the normalized LMS step ``g`` left by the sample before (:func:`nlms_step`; 0: none):
     ``w[i] += (g u[n-2-i] + half) >> (14 + rate)``, clipped. One pass over the weights instead of two."""
@@ -93,12 +93,17 @@ def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int, g: int = 0, rate
             acc += w[i] * u[n - 1 - i]
         return acc
     sh = 14 + rate
-    half = 1 << (sh - 1)
     for i in range(order):
-        nw = min(max(w[i] + ((g * u[n - 2 - i] + half) >> sh), -W_CLIP), W_CLIP)
+        nw = stepped(w[i], g, u[n - 2 - i], sh)
         w[i] = nw
         acc += nw * u[n - 1 - i]
     return acc
+
+
+@njit(cache=True, inline="always")
+def stepped(w: int, g: int, u: int, sh: int) -> int:
+    """A weight after a normalized LMS step ``g`` on input ``u``: ``w + (g u + half) >> sh``, clipped."""
+    return min(max(w + ((g * u + (1 << (sh - 1))) >> sh), -W_CLIP), W_CLIP)
 
 
 @njit(cache=True)
@@ -194,8 +199,7 @@ def nlms_adapt(cfg: Any, cs: Cascade, c: int, e0: int, e1: int, e2: int) -> None
     if cfg.stereo_taps > 0 and g != 0:
         sh = 14 + cfg.rate0
         for i in range(cfg.stereo_taps):
-            nw = cs.w[TAPS, c, i] + ((g * cs.cross[i] + (1 << (sh - 1))) >> sh)
-            cs.w[TAPS, c, i] = min(max(nw, -W_CLIP), W_CLIP)
+            cs.w[TAPS, c, i] = stepped(cs.w[TAPS, c, i], g, cs.cross[i], sh)
     cs.sums[c, STEP + 1] = nlms_step(cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1)
     cs.sums[c, STEP + 2] = nlms_step(cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2)
 

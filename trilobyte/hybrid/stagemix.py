@@ -18,7 +18,8 @@ from numba import njit
 
 from trilobyte.hybrid.intmath import clamp
 
-ONE = 1 << 14  # a weight of one
+W_BITS = 14  # fractional bits of a weight
+ONE = 1 << W_BITS  # a weight of one
 RATE = 9  # each weight's step, 2**-RATE of its normalized gradient (chosen on the valid splits)
 BETA = 5  # the gradients' running mean magnitude, a step of 2**-BETA
 W_MAX = 1 << 18  # weights stay within +-16
@@ -43,23 +44,23 @@ def mixed(row: np.ndarray, lpc: int, f0: int, f1: int, f2: int) -> int:
     row[F] = clamp(f0, F_MAX)
     row[F + 1] = clamp(f1, F_MAX)
     row[F + 2] = clamp(f2, F_MAX)
-    total = lpc + ((row[W] * row[F] + row[W + 1] * row[F + 1] + row[W + 2] * row[F + 2]) >> 14)
+    total = lpc + ((row[W] * row[F] + row[W + 1] * row[F + 1] + row[W + 2] * row[F + 2]) >> W_BITS)
     row[EXACT] = total
     return total
 
 
 @njit(cache=True, inline="always")
 def adapt(row: np.ndarray, target: int) -> None:
-    """Each weight's step once the sample is known: ``target`` is what :func:`mixed` predicted (the sample
-    less the parts outside the mix), in whole samples."""
+    """Each weight's step once the sample is known: ``target`` is the sample :func:`mixed` predicted (less
+    the previous sample's part where the cascade is off), in whole samples."""
     err = clamp(((target << 12) - row[EXACT]) >> 8, G_MAX)
     for k in range(3):
         g = err * clamp(row[F + k] >> 8, G_MAX)
         scale = row[G + k] + (((g if g >= 0 else -g) - row[G + k]) >> BETA)
         row[G + k] = scale
         d = scale + 1
-        while d > 1 << 40:  # keeps g << (14 - RATE) below 2**63
+        while d > 1 << 40:  # keeps g << (W_BITS - RATE) below 2**63
             d >>= 8
             g >>= 8
         g = clamp(g, d << 4)  # a step of at most 16 * 2**-RATE
-        row[W + k] = clamp(row[W + k] + (g << (14 - RATE)) // d, W_MAX)
+        row[W + k] = clamp(row[W + k] + (g << (W_BITS - RATE)) // d, W_MAX)
