@@ -19,13 +19,14 @@ from trilobyte.hybrid.settings import HybridSettings, SettingsError
 ORDER = 16
 
 
-def run_sums(x: np.ndarray, upto: int, decay: int) -> tuple[np.ndarray, int]:
-    """The ring of lag sums after ``x[:upto]`` (history before ``x`` zero), and the time index of ``upto``."""
+def run_sums(x: np.ndarray, upto: int, decay: int, frac: int = 0) -> tuple[np.ndarray, int]:
+    """The ring of lag sums (``frac`` fractional bits) after ``x[:upto]`` (history before ``x`` zero), and the
+    time index of ``upto``."""
     pad = 64
     xs = np.concatenate([np.zeros(pad, np.int64), x.astype(np.int64)])
     ring = np.zeros((ORDER + 1, ORDER + 1), np.int64)
     for t in range(pad, pad + upto):
-        cov.update(ring, xs, t, ORDER, decay)
+        cov.update(ring, xs, t, ORDER, decay, frac)
     return ring, pad + upto
 
 
@@ -40,8 +41,9 @@ def prediction_error(x: np.ndarray, start: int, coef: np.ndarray, count: int = 1
     return float(np.abs(x[start : start + count] - window @ coef).mean())
 
 
-def float_solution(x: np.ndarray, upto: int, decay: int, ridge: int) -> np.ndarray:
-    """Exponentially weighted least squares straight from its definition, in float64."""
+def float_solution(x: np.ndarray, upto: int, decay: int, ridge: int, frac: int = 0) -> np.ndarray:
+    """Exponentially weighted least squares straight from its definition, in float64 (the lift of sums with
+    ``frac`` fractional bits)."""
     lam = 1 - 2.0**-decay
     xp = np.concatenate([np.zeros(ORDER), x[:upto].astype(np.float64)])
     rows = np.stack([xp[ORDER - 1 - i : ORDER - 1 - i + upto] for i in range(ORDER)], axis=1)  # x[s-1-i]
@@ -49,7 +51,7 @@ def float_solution(x: np.ndarray, upto: int, decay: int, ridge: int) -> np.ndarr
     r = (rows * weights[:, None]).T @ rows
     b = (rows * weights[:, None]).T @ xp[ORDER:]
     big = r.diagonal().max()
-    return np.linalg.solve(r + np.eye(ORDER) * (big / 2**ridge + 2**decay), b)
+    return np.linalg.solve(r + np.eye(ORDER) * (big / 2**ridge + 2.0 ** (decay - frac)), b)
 
 
 @pytest.mark.parametrize("decay,ridge", [(12, 20), (9, 12), (16, 24)])
@@ -137,3 +139,44 @@ def test_few_coefficients_over_a_frames_first_samples() -> None:
     coef = np.zeros(ORDER, np.int64)
     cov.solve(ring, t, ORDER, 20, 12, coef, np.zeros((ORDER, ORDER), np.int64), np.zeros(ORDER, np.int64), True, 5)
     assert np.count_nonzero(coef[5:]) == 0 and np.count_nonzero(coef[:5]) == 5
+
+
+def quiet_tone(n: int) -> np.ndarray:
+    """A resonance a few steps loud, as a cymbal's or a note's tail is: whole-unit lag sums hold little more
+    than the decay's rounding of it."""
+    rng = np.random.default_rng(3)
+    t = np.arange(n)
+    tone = 2.5 * np.sin(t * 0.31) + 1.5 * np.sin(t * 0.83 + 1.0) + rng.normal(0, 0.3, n)
+    return np.round(tone).astype(np.int64)
+
+
+def test_fractional_lag_sums_predict_a_quiet_tail() -> None:
+    x = quiet_tone(9000)
+    decay = 11
+    whole_ring, t = run_sums(x, 8000, decay)
+    fine_ring, _ = run_sums(x, 8000, decay, 8)
+    whole = prediction_error(x, 8000, integer_solution(whole_ring, t, 20, decay))
+    fine = prediction_error(x, 8000, integer_solution(fine_ring, t, 20, decay))
+    exact = prediction_error(x, 8000, float_solution(x, 8000, decay, 20, 8))
+    # the whole-unit sums' rounding and lift cost the tail; with 8 fractional bits the solution is the float one's
+    assert fine < 1.02 * exact
+    assert fine < 0.8 * whole
+    # the sums are 2**8 times the float sums to within the decay's rounding
+    lam = 1 - 2.0**-decay
+    energy = float(np.sum(lam ** np.arange(7999, -1, -1) * x[:8000].astype(np.float64) ** 2))
+    assert abs(fine_ring[(t - 1) % (ORDER + 1), 0] / 256 - energy) < 2.0**decay / 256 + 1e-6 * energy
+
+
+def test_fraction_bits_keep_the_sums_bound() -> None:
+    assert cov.fraction_bits(8, 16, 11) == 8  # 16-bit audio: all eight
+    assert cov.fraction_bits(8, 20, 11) == 5  # 24-bit audio enters at 20 bits: fewer
+    assert cov.fraction_bits(8, 20, 16) == 0  # the widest input at the longest window: none
+    # full scale at that bound: the sums stay below 2**57 and the solution still predicts
+    n = np.arange(8000)
+    noise = np.random.default_rng(0).normal(0, 4, n.size)
+    loud = np.round(2**19 * np.sin(n * 0.05) + noise).clip(-(2**19), 2**19 - 1).astype(np.int64)
+    frac = cov.fraction_bits(8, 20, 12)
+    ring, t = run_sums(loud, 7000, 12, frac)
+    assert frac == 4 and 2**52 < np.abs(ring).max() < 2**57  # a full-scale sine: half the bound
+    got, exact = integer_solution(ring, t, 20, 12), float_solution(loud, 7000, 12, 20, frac)
+    assert prediction_error(loud, 7000, got) < 1.05 * prediction_error(loud, 7000, exact) < 10

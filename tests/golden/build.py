@@ -215,6 +215,15 @@ def stage_mix_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def lpc_fraction_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A quiet stereo slice coded with a frozen copy of the fifth default model (the LPC stage's lag sums
+    with fractional bits, ``lpc_fraction``)."""
+    return [
+        ("default5-quiet-44k16-stereo", "default5", hires("hires-96k24-b.flac", 44100, 16, 4.0, 0.4, 2) >> 7,
+         44100, 16, "CC0 recording hires-96k24-b at 9 bits (quiet), 16-bit 44.1 kHz stereo"),
+    ]
+
+
 def layout6_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     """Three frames of the small model (16,384 samples each): the second and third primed by the frame
     before them (layout 6); and a frame the default preset coded in cascade variant 4."""
@@ -240,7 +249,8 @@ def main(models_dir: Path | None) -> None:
     names = ("current", "first-kernel", "covariance-v1")
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
-    for name in ("default", "default3", "default4"):  # each frozen once: a later default model is another model
+    # each frozen once: a later default model is another model
+    for name in ("default", "default3", "default4", "default5"):
         if not (HERE / "model" / name).exists():
             copy_model(DEFAULT_MODEL, HERE / "model" / name)
         models[name] = load(HERE / "model" / name).model_id
@@ -248,7 +258,8 @@ def main(models_dir: Path | None) -> None:
     entries = manifest.get("files", [])
     written = {e["file"] for e in entries}
     every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
-             + layout5_sources() + fine_sum_sources() + layout6_sources() + stage_mix_sources())
+             + layout5_sources() + fine_sum_sources() + layout6_sources() + stage_mix_sources()
+             + lpc_fraction_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

@@ -36,8 +36,8 @@ U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies st
 STEREO_MAX = 32
 XH, XS, U = 0, 1, 2  # rows of Cascade.hist
 TAPS, LPC = 3, 4  # rows of Cascade.w after the three stages'
-SHIFT, ENERGY, E_CROSS, A_U, STEP = 0, 1, 4, 5, 8  # columns of Cascade.sums (ENERGY + k, A_U + k, STEP + k:
-# stage k's; STEP + k its pending normalized LMS step, taken when the stage next predicts)
+SHIFT, ENERGY, E_CROSS, A_U, STEP, FRAC = 0, 1, 4, 5, 8, 11  # columns of Cascade.sums (ENERGY + k, A_U + k,
+# STEP + k: stage k's; STEP + k its pending normalized LMS step, taken when the stage next predicts)
 
 
 class Cascade(NamedTuple):
@@ -47,9 +47,9 @@ class Cascade(NamedTuple):
     # samples shifted below 2**20), stage k's input (U + k: the LPC residual, then stage k-1's residual)
     w: np.ndarray  # (5, channels, MAX_ORDER): stage k's weights (16 fractional bits), the stereo taps'
     # (TAPS), the LPC coefficients (LPC, 20 fractional bits)
-    sums: np.ndarray  # (channels, 11): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
+    sums: np.ndarray  # (channels, 12): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
     # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS), stage
-    # k's pending step (STEP + k)
+    # k's pending step (STEP + k), the LPC lag sums' fractional bits (FRAC)
     cross: np.ndarray  # (STEREO_MAX,) the stereo taps' inputs for the current sample
     mix: np.ndarray  # (channels, stagemix.COLUMNS) the stage mix's weights and sums (``stage_mix``)
 
@@ -67,7 +67,7 @@ class Solver(NamedTuple):
 @njit(cache=True)
 def new_cascade(channels: int, samples: int) -> Cascade:
     """A silent past for ``samples`` samples of ``channels`` channels."""
-    sums = np.zeros((channels, STEP + 3), dtype=np.int64)
+    sums = np.zeros((channels, FRAC + 1), dtype=np.int64)
     sums[:, A_U: A_U + 3] = 16 << 4
     return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
                    np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64),
@@ -232,7 +232,7 @@ def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: in
     cs.hist[XH, c, t] = value
     cs.hist[XS, c, t] = value >> cs.sums[c, SHIFT]
     if cfg.lpc_covariance:
-        cov.update(sv.lags[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
+        cov.update(sv.lags[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay, cs.sums[c, FRAC])
     elif cfg.lpc_order > 0:
         legacy.autocorrelation_update(sv.acf[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
     if cfg.stage_mix:

@@ -7,13 +7,14 @@ follow the signal. Its normal equations need only lagged product sums
 
     g_m[k] = sum_{s <= m} lambda**(m-s) x[s] x[s-k],   k = 0..p,
 
-kept by the recursion ``g_m[k] = g_{m-1}[k] - g_{m-1}[k] / 2**decay + x[m] x[m-k]`` (the division rounded
-away from zero; O(p) a sample):
+kept by the recursion ``g_m[k] = g_{m-1}[k] - g_{m-1}[k] / 2**decay + x[m] x[m-k] 2**f`` (the division
+rounded away from zero; O(p) a sample; ``f`` fractional bits, :func:`fraction_bits`):
 ``R[i, j] = g_{t-2-i}[j-i]`` and ``b[i] = g_{t-1}[i+1]``, so the last ``p + 1`` rows of ``g`` are kept in a
 ring. Every so often ``(R + ridge) w = b`` is solved by an integer Cholesky factorization with the
 rounding defined below (floor divisions, floor square roots), so every machine gets the same coefficients.
 
-Scales (raw integers): ``|x| < 2**20`` and ``decay <= 16`` keep ``g`` below 2**57; the system is shifted
+Scales (raw integers): ``|x| < 2**20`` and ``decay <= 16`` keep ``g`` below 2**57 (``f`` is chosen to keep
+the sums within the bound those give without it); the system is shifted
 so its largest diagonal entry lies in [2**52, 2**53), so the factor's entries stay below 2**26.5 (a
 Cholesky factor's row norms are the square roots of the diagonal; clamped to +-2**27 whatever the
 rounding) and its diagonal above 2**16; the
@@ -45,8 +46,18 @@ def scaled(v: int, up: int, sh: int) -> int:
 
 
 @njit(cache=True)
-def update(ring: np.ndarray, xs: np.ndarray, t: int, p: int, decay: int) -> None:
-    """``g_t`` from ``g_{t-1}`` once ``xs[t]`` is known (``ring`` has ``p + 1`` rows of ``p + 1`` lags)."""
+def fraction_bits(wanted: int, width: int, decay: int) -> int:
+    """The lag sums' fractional bits for an input of ``width`` bits (``|x| <= 2**(width - 1)``): ``wanted``,
+    or fewer where that would take a sum past ``2**(38 + 16)``, the bound of a 20-bit input's whole-unit
+    sums at the longest window (a sum is at most ``x**2 2**decay``)."""
+    room = 38 + 16 - 2 * (width - 1) - decay
+    return max(0, min(wanted, room))
+
+
+@njit(cache=True)
+def update(ring: np.ndarray, xs: np.ndarray, t: int, p: int, decay: int, frac: int) -> None:
+    """``g_t`` from ``g_{t-1}`` once ``xs[t]`` is known (``ring`` has ``p + 1`` rows of ``p + 1`` lags, with
+    ``frac`` fractional bits)."""
     rows = p + 1
     old = ring[(t - 1) % rows]
     new = ring[t % rows]
@@ -55,7 +66,7 @@ def update(ring: np.ndarray, xs: np.ndarray, t: int, p: int, decay: int) -> None
     for k in range(p + 1):
         g = old[k]
         # the decay rounds away from zero, so a silent stretch empties the sums instead of leaving residue
-        new[k] = g - ((g + mask) >> decay if g > 0 else g >> decay) + v * xs[t - k]
+        new[k] = g - ((g + mask) >> decay if g > 0 else g >> decay) + ((v * xs[t - k]) << frac)
 
 
 @njit(cache=True)

@@ -81,13 +81,15 @@ def new_frame(cfg: Any, net: tuple, channels: int, samples: int) -> Frame:
 
 
 @njit(cache=True)
-def set_ranges(fr: Frame, bits: int, joint: int) -> None:
-    """Each coded channel's sample range and its LPC input's shift (below 2**20) in stereo mode ``joint``."""
+def set_ranges(fr: Frame, cfg: Any, joint: int) -> None:
+    """Each coded channel's sample range, its LPC input's shift (below 2**20) and the LPC lag sums'
+    fractional bits in stereo mode ``joint``."""
     for c in range(fr.chan.shape[1]):
-        wide = bits + 1 if joint > 0 and c == 1 else bits  # a side channel
+        wide = cfg.bit_depth + 1 if joint > 0 and c == 1 else cfg.bit_depth  # a side channel
         fr.chan[LO, c] = -(1 << (wide - 1))
         fr.chan[HI, c] = (1 << (wide - 1)) - 1
         fr.cascade.sums[c, cascade.SHIFT] = wide - 20 if wide > 20 else 0
+        fr.cascade.sums[c, cascade.FRAC] = covariance.fraction_bits(cfg.lpc_fraction, min(wide, 20), cfg.lpc_decay)
 
 
 @njit(cache=True, inline="always")
@@ -229,7 +231,7 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
     joint = stereo_mode(mode, cfg, fr, words)
     if joint < 0:
         return BAD_DATA, fr.io[0]
-    set_ranges(fr, cfg.bit_depth, joint)
+    set_ranges(fr, cfg, joint)
     for b in range(skip.shape[0]):
         start = b * block
         stop = min(n_samples, start + block)

@@ -15,7 +15,7 @@ LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
-    "round_centre": False, "fine_sum": False, "stage_mix": False,
+    "round_centre": False, "fine_sum": False, "stage_mix": False, "lpc_fraction": 0,
 }
 
 
@@ -54,6 +54,7 @@ class KernelConfig(NamedTuple):
     round_centre: bool
     fine_sum: bool
     stage_mix: bool  # only with fine_sum
+    lpc_fraction: int  # 0 without the covariance stage
     calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 6)
     recent: bool  # the coder mixes in the channel's recent values (layouts 5, 6; 16 bits or fewer)
 
@@ -144,6 +145,10 @@ class HybridSettings:
     residual is a few steps, as in a quiet tonal decay. Only above 8 bits (``FINE_SUM_ABOVE``).
     ``stage_mix``: with ``fine_sum``, the adaptive stages' parts enter that sum weighted by adaptive
     weights (:mod:`trilobyte.hybrid.stagemix`), so a stage whose part is mostly noise counts for less.
+    ``lpc_fraction``: the covariance stage's lag sums keep this many fractional bits (fewer where the
+    input is wide, :func:`trilobyte.hybrid.covariance.fraction_bits`), so the decay's rounding (a whole
+    unit a sample) no longer swamps the sums of a quiet passage, and the lift that keeps those sums'
+    system well posed shrinks with it (0: whole units, as before).
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -178,6 +183,7 @@ class HybridSettings:
     round_centre: bool = True
     fine_sum: bool = True
     stage_mix: bool = True
+    lpc_fraction: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -203,6 +209,8 @@ class HybridSettings:
             )
         if not 0 <= self.lpc_warmup <= 8:
             raise SettingsError(f"lpc_warmup is a shift from 0 to 8, not {self.lpc_warmup}")
+        if not 0 <= self.lpc_fraction <= 16:
+            raise SettingsError(f"lpc_fraction is 0 to 16 bits, not {self.lpc_fraction}")
         if not 4 <= self.lpc_ridge <= 30:
             raise SettingsError(f"lpc_ridge is a shift from 4 to 30, not {self.lpc_ridge}")
         if not 1 <= self.history <= FEATURE_HISTORY_MAX:
@@ -276,6 +284,7 @@ class HybridSettings:
             fine_sum=self.fine_sum and bit_depth > FINE_SUM_ABOVE, calibrate=calibrate,
             stage_mix=self.stage_mix and self.fine_sum and bit_depth > FINE_SUM_ABOVE,
             recent=recent and bit_depth <= RECENT_MAX_DEPTH,
+            lpc_fraction=self.lpc_fraction if self.lpc_covariance and lpc_order > 0 else 0,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
