@@ -27,7 +27,7 @@ def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
     assert {f["channels"] for f in files} == {1, 2}
     assert min(f["sample_rate"] for f in files) == 8000 and max(f["sample_rate"] for f in files) == 96000
     assert {f["model"] for f in files} == set(MANIFEST["models"]) == {
-        "current", "first-kernel", "covariance-v1", "default", "default3", "default4", "default5"}
+        "current", "first-kernel", "covariance-v1", "default", "default3", "default4", "default5", "default6"}
     assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
 
 
@@ -48,7 +48,8 @@ def test_the_manifest_covers_every_frame_layout() -> None:
     assert layout4 == {"layout4-clusters-11k16-mono.trh", "layout4-held-22k8-stereo.trh"}
     assert layout5 == {"layout5-recent-11k16-mono.trh", "default3-quiet-44k16-stereo.trh"}
     assert layout6 == {"layout6-primed-16k16-mono.trh", "layout6-faster-16k16-mono.trh",
-                       "default4-mixed-44k16-mono.trh", "default5-quiet-44k16-stereo.trh"}
+                       "default4-mixed-44k16-mono.trh", "default5-quiet-44k16-stereo.trh",
+                       "default6-quiet-48k16-mono.trh"}
     (faster,) = codec.parse((GOLDEN / "layout6-faster-16k16-mono.trh").read_bytes()).frames
     assert faster.payload[0] >> 5 & 1 and faster.payload[1] == 4  # an options byte naming variant 4
     assert set(layouts.values()) == {1, 2, 3, 4, 5, 6}
@@ -122,6 +123,23 @@ def test_the_fifth_default_models_file_needs_the_fractional_lag_sums() -> None:
     whole = replace(model, settings=replace(model.settings, lpc_fraction=0))
     try:
         wrong = payload.decode_payload(whole, frame.payload, info.num_samples, 2, 16, 44100, info.layout)
+    except engine.FrameError:
+        return
+    assert not np.array_equal(wrong, exact)
+
+
+def test_the_sixth_default_models_file_needs_the_fine_stage_inputs() -> None:
+    """The default6 file freezes ``fine_inputs``: decoded with whole-sample stage inputs, it comes out wrong."""
+    data = (GOLDEN / "default6-quiet-48k16-mono.trh").read_bytes()
+    model = load(GOLDEN / "model" / "default6")
+    assert model.settings.fine_inputs
+    info = codec.stream_info(codec.read_header(data))
+    (frame,) = codec.parse(data).frames
+    exact = payload.decode_payload(model, frame.payload, info.num_samples, 1, 16, 48000, info.layout)
+    assert np.array_equal(exact, codec.decode(data, GOLDEN / "model" / "default6")[0])
+    whole = replace(model, settings=replace(model.settings, fine_inputs=False))
+    try:
+        wrong = payload.decode_payload(whole, frame.payload, info.num_samples, 1, 16, 48000, info.layout)
     except engine.FrameError:
         return
     assert not np.array_equal(wrong, exact)

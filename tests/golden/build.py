@@ -224,6 +224,15 @@ def lpc_fraction_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def fine_inputs_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A quiet slice coded with a frozen copy of the sixth default model (the adaptive stages' inputs in 1/16
+    of a sample, ``fine_inputs``)."""
+    return [
+        ("default6-quiet-48k16-mono", "default6", hires("hires-96k24-a.flac", 48000, 16, 5.0, 0.4, 1) >> 8,
+         48000, 16, "CC0 recording hires-96k24-a at 8 bits (quiet), 16-bit 48 kHz mono"),
+    ]
+
+
 def layout6_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     """Three frames of the small model (16,384 samples each): the second and third primed by the frame
     before them (layout 6); and a frame the default preset coded in cascade variant 4."""
@@ -250,7 +259,7 @@ def main(models_dir: Path | None) -> None:
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
     # each frozen once: a later default model is another model
-    for name in ("default", "default3", "default4", "default5"):
+    for name in ("default", "default3", "default4", "default5", "default6"):
         if not (HERE / "model" / name).exists():
             copy_model(DEFAULT_MODEL, HERE / "model" / name)
         models[name] = load(HERE / "model" / name).model_id
@@ -259,7 +268,7 @@ def main(models_dir: Path | None) -> None:
     written = {e["file"] for e in entries}
     every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
              + layout5_sources() + fine_sum_sources() + layout6_sources() + stage_mix_sources()
-             + lpc_fraction_sources())
+             + lpc_fraction_sources() + fine_inputs_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

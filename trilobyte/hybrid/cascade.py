@@ -36,8 +36,10 @@ U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies st
 STEREO_MAX = 32
 XH, XS, U = 0, 1, 2  # rows of Cascade.hist
 TAPS, LPC = 3, 4  # rows of Cascade.w after the three stages'
-SHIFT, ENERGY, E_CROSS, A_U, STEP, FRAC = 0, 1, 4, 5, 8, 11  # columns of Cascade.sums (ENERGY + k, A_U + k,
-# STEP + k: stage k's; STEP + k its pending normalized LMS step, taken when the stage next predicts)
+FINE = 4  # fractional bits of the stages' inputs with ``fine_inputs``
+SHIFT, ENERGY, E_CROSS, A_U, STEP, FRAC, PART = 0, 1, 4, 5, 8, 11, 12  # columns of Cascade.sums (ENERGY + k,
+# A_U + k, STEP + k: stage k's; STEP + k its pending normalized LMS step, taken when the stage next predicts;
+# PART + k the parts of the prediction in 1/2**FINE of a sample with ``fine_inputs``: LPC, stages 0 to 2)
 
 
 class Cascade(NamedTuple):
@@ -47,9 +49,9 @@ class Cascade(NamedTuple):
     # samples shifted below 2**20), stage k's input (U + k: the LPC residual, then stage k-1's residual)
     w: np.ndarray  # (5, channels, MAX_ORDER): stage k's weights (16 fractional bits), the stereo taps'
     # (TAPS), the LPC coefficients (LPC, 20 fractional bits)
-    sums: np.ndarray  # (channels, 12): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
+    sums: np.ndarray  # (channels, 16): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
     # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS), stage
-    # k's pending step (STEP + k), the LPC lag sums' fractional bits (FRAC)
+    # k's pending step (STEP + k), the LPC lag sums' fractional bits (FRAC), the fine parts (PART + k)
     cross: np.ndarray  # (STEREO_MAX,) the stereo taps' inputs for the current sample
     mix: np.ndarray  # (channels, stagemix.COLUMNS) the stage mix's weights and sums (``stage_mix``)
 
@@ -67,7 +69,7 @@ class Solver(NamedTuple):
 @njit(cache=True)
 def new_cascade(channels: int, samples: int) -> Cascade:
     """A silent past for ``samples`` samples of ``channels`` channels."""
-    sums = np.zeros((channels, FRAC + 1), dtype=np.int64)
+    sums = np.zeros((channels, PART + 4), dtype=np.int64)
     sums[:, A_U: A_U + 3] = 16 << 4
     return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
                    np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64),
@@ -161,28 +163,36 @@ def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[
     a2 = stage_sum(cs.w[2, c], cs.hist[U + 2, c], t, cfg.order2, cs.sums[c, STEP + 2], cfg.rate2)
     cs.sums[c, STEP:STEP + 3] = 0
     pl = rounded(al, 20)
-    p0 = rounded(a0, W_BITS) + rounded(ac, W_BITS)
-    p1 = rounded(a1, W_BITS)
-    p2 = rounded(a2, W_BITS)
+    fine = FINE if cfg.fine_inputs else 0  # the stages' sums carry this many more fractional bits
+    if fine:
+        cs.sums[c, PART] = rounded(al, 20 - fine)
+        cs.sums[c, PART + 1] = rounded(a0, W_BITS) + rounded(ac, W_BITS)
+        cs.sums[c, PART + 2] = rounded(a1, W_BITS)
+        cs.sums[c, PART + 3] = rounded(a2, W_BITS)
+    p0 = rounded(a0, W_BITS + fine) + rounded(ac, W_BITS + fine)
+    p1 = rounded(a1, W_BITS + fine)
+    p2 = rounded(a2, W_BITS + fine)
     if not cfg.fine_sum:
         return pre, pl, p0, p1, p2, pre + pl + p0 + p1 + p2
+    sh = 4 + fine
     if cfg.stage_mix:
-        exact = stagemix.mixed(cs.mix[c], al >> 8, (a0 >> 4) + (ac >> 4), a1 >> 4, a2 >> 4)
+        exact = stagemix.mixed(cs.mix[c], al >> 8, (a0 >> sh) + (ac >> sh), a1 >> sh, a2 >> sh)
         return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
     # each sum is below 2**60; shifted to 12 fractional bits, five of them stay below 2**63
-    exact = (al >> 8) + (a0 >> 4) + (ac >> 4) + (a1 >> 4) + (a2 >> 4)
+    exact = (al >> 8) + (a0 >> sh) + (ac >> sh) + (a1 >> sh) + (a2 >> sh)
     return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
 
 
 @njit(cache=True)
-def nlms_step(order: int, err: int, energy: int) -> int:
+def nlms_step(order: int, err: int, energy: int, fine: int = 0) -> int:
     """A normalized LMS step, ``g = err 2**30 // (energy + 16 order)`` (0 without error or taps): each
     weight then moves by ``(g u[n-1-i] + half) >> (14 + rate)``, i.e. by err u 2**(16-rate) / (energy +
     16 order), rounded (:func:`stage_sum` takes it). |err| < 2**27 and ``energy >= u**2``:
-    ``|g u| < 2**30 |err| / |u| < 2**57``."""
+    ``|g u| < 2**30 |err| / |u| < 2**57``. With ``fine`` fractional bits in the inputs and errors the floor
+    scales with the energy (``16 order 2**(2 fine)``), so the step is the same."""
     if err == 0 or order == 0:
         return 0
-    return (err << 30) // (energy + (order << 4))
+    return (err << 30) // (energy + (order << (4 + 2 * fine)))
 
 
 @njit(cache=True, inline="always")
@@ -194,14 +204,15 @@ def nlms_adapt(cfg: Any, cs: Cascade, c: int, e0: int, e1: int, e2: int) -> None
     q1 = e1 * e1 if cfg.nlms_robust else 0
     q2 = e2 * e2 if cfg.nlms_robust else 0
     energy0 = cs.sums[c, ENERGY] + cs.sums[c, E_CROSS] + q0
-    g = nlms_step(cfg.order0, e0, energy0)
+    fine = FINE if cfg.fine_inputs else 0
+    g = nlms_step(cfg.order0, e0, energy0, fine)
     cs.sums[c, STEP] = g
     if cfg.stereo_taps > 0 and g != 0:
         sh = 14 + cfg.rate0
         for i in range(cfg.stereo_taps):
             cs.w[TAPS, c, i] = stepped(cs.w[TAPS, c, i], g, cs.cross[i], sh)
-    cs.sums[c, STEP + 1] = nlms_step(cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1)
-    cs.sums[c, STEP + 2] = nlms_step(cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2)
+    cs.sums[c, STEP + 1] = nlms_step(cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1, fine)
+    cs.sums[c, STEP + 2] = nlms_step(cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2, fine)
 
 
 @njit(cache=True)
@@ -237,7 +248,11 @@ def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: in
         legacy.autocorrelation_update(sv.acf[c], cs.hist[XS, c], t, cfg.lpc_order, cfg.lpc_decay)
     if cfg.stage_mix:
         stagemix.adapt(cs.mix[c], value - pre)
-    e_l = clamp(value - pre - pl, U_CLIP)
+    if cfg.fine_inputs:  # the residuals in 1/2**FINE of a sample, from the parts before rounding
+        pl, p0, p1, p2 = cs.sums[c, PART], cs.sums[c, PART + 1], cs.sums[c, PART + 2], cs.sums[c, PART + 3]
+        e_l = clamp(((value - pre) << FINE) - pl, U_CLIP)
+    else:
+        e_l = clamp(value - pre - pl, U_CLIP)
     e0 = clamp(e_l - p0, U_CLIP)
     e1 = clamp(e0 - p1, U_CLIP)
     e2 = clamp(e1 - p2, U_CLIP)

@@ -9,13 +9,14 @@ FEATURE_HISTORY_MAX = 64
 MAX_ORDER = 1024
 RECENT_MAX_DEPTH = 16  # recent values' tree spans a side channel's range: 2**17 entries at most
 FINE_SUM_ABOVE = 8  # bit depths where fine_sum applies: both 8-bit valid splits lost with it
+FINE_INPUTS_MAX = 16  # fine_inputs up to here: a 16-bit side channel's residual in 1/16 stays below 2**22
 MAX_HIDDEN = 256  # with the network's activation clamp, what keeps its sums below 2**63
 # fields added after the first saved models, at the values that reproduce their kernel
 LEGACY = {
     "nlms": False, "stereo_taps": 2, "scale_shift": 4, "wide_from": 0, "wide_orders": [32, 256, 16],
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
-    "round_centre": False, "fine_sum": False, "stage_mix": False, "lpc_fraction": 0,
+    "round_centre": False, "fine_sum": False, "stage_mix": False, "lpc_fraction": 0, "fine_inputs": False,
 }
 
 
@@ -55,6 +56,7 @@ class KernelConfig(NamedTuple):
     fine_sum: bool
     stage_mix: bool  # only with fine_sum
     lpc_fraction: int  # 0 without the covariance stage
+    fine_inputs: bool  # only with fine_sum, at 16 bits or fewer
     calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 6)
     recent: bool  # the coder mixes in the channel's recent values (layouts 5, 6; 16 bits or fewer)
 
@@ -149,6 +151,9 @@ class HybridSettings:
     input is wide, :func:`trilobyte.hybrid.covariance.fraction_bits`), so the decay's rounding (a whole
     unit a sample) no longer swamps the sums of a quiet passage, and the lift that keeps those sums'
     system well posed shrinks with it (0: whole units, as before).
+    ``fine_inputs``: with ``fine_sum``, at 16 bits or fewer, the adaptive stages' inputs (the LPC residual
+    and each stage's residual) are kept in 1/16 of a sample, from the parts before rounding, instead of in
+    whole samples: in a passage a few steps loud the rounding was noise the size of what they predict.
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -184,6 +189,7 @@ class HybridSettings:
     fine_sum: bool = True
     stage_mix: bool = True
     lpc_fraction: int = 8
+    fine_inputs: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -285,6 +291,7 @@ class HybridSettings:
             stage_mix=self.stage_mix and self.fine_sum and bit_depth > FINE_SUM_ABOVE,
             recent=recent and bit_depth <= RECENT_MAX_DEPTH,
             lpc_fraction=self.lpc_fraction if self.lpc_covariance and lpc_order > 0 else 0,
+            fine_inputs=self.fine_inputs and self.fine_sum and FINE_SUM_ABOVE < bit_depth <= FINE_INPUTS_MAX,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
