@@ -94,52 +94,25 @@ def test_the_third_default_models_file_needs_the_exact_sum_of_the_parts() -> Non
     assert not np.array_equal(wrong, exact)
 
 
-def test_the_fourth_default_models_file_needs_the_stage_mix() -> None:
-    """The default4 file freezes ``stage_mix``: decoded with the stages' parts unweighted, it comes out wrong."""
-    data = (GOLDEN / "default4-mixed-44k16-mono.trh").read_bytes()
-    model = load(GOLDEN / "model" / "default4")
-    assert model.settings.stage_mix
+@pytest.mark.parametrize("file,model_name,field,off", [
+    ("default4-mixed-44k16-mono.trh", "default4", "stage_mix", False),
+    ("default5-quiet-44k16-stereo.trh", "default5", "lpc_fraction", 0),
+    ("default6-quiet-48k16-mono.trh", "default6", "fine_inputs", False),
+])
+def test_a_default_models_file_needs_the_setting_it_froze(file: str, model_name: str, field: str, off: object) -> None:
+    """default4 froze ``stage_mix``, default5 ``lpc_fraction``, default6 ``fine_inputs``: each file decoded
+    with its model's setting turned off comes out wrong."""
+    data = (GOLDEN / file).read_bytes()
+    model = load(GOLDEN / "model" / model_name)
+    assert getattr(model.settings, field) != off
     info = codec.stream_info(codec.read_header(data))
     (frame,) = codec.parse(data).frames
-    exact = payload.decode_payload(model, frame.payload, info.num_samples, 1, 16, 44100, info.layout)
-    assert np.array_equal(exact, codec.decode(data, GOLDEN / "model" / "default4")[0])
-    unmixed = replace(model, settings=replace(model.settings, stage_mix=False))
+    args = (info.num_samples, info.channels, info.bit_depth, info.sample_rate, info.layout)
+    exact = payload.decode_payload(model, frame.payload, *args)
+    assert np.array_equal(exact, codec.decode(data, GOLDEN / "model" / model_name)[0])
+    without = replace(model, settings=replace(model.settings, **{field: off}))
     try:
-        wrong = payload.decode_payload(unmixed, frame.payload, info.num_samples, 1, 16, 44100, info.layout)
-    except engine.FrameError:
-        return
-    assert not np.array_equal(wrong, exact)
-
-
-def test_the_fifth_default_models_file_needs_the_fractional_lag_sums() -> None:
-    """The default5 file freezes ``lpc_fraction``: decoded with whole-unit lag sums, it comes out wrong."""
-    data = (GOLDEN / "default5-quiet-44k16-stereo.trh").read_bytes()
-    model = load(GOLDEN / "model" / "default5")
-    assert model.settings.lpc_fraction == 8
-    info = codec.stream_info(codec.read_header(data))
-    (frame,) = codec.parse(data).frames
-    exact = payload.decode_payload(model, frame.payload, info.num_samples, 2, 16, 44100, info.layout)
-    assert np.array_equal(exact, codec.decode(data, GOLDEN / "model" / "default5")[0])
-    whole = replace(model, settings=replace(model.settings, lpc_fraction=0))
-    try:
-        wrong = payload.decode_payload(whole, frame.payload, info.num_samples, 2, 16, 44100, info.layout)
-    except engine.FrameError:
-        return
-    assert not np.array_equal(wrong, exact)
-
-
-def test_the_sixth_default_models_file_needs_the_fine_stage_inputs() -> None:
-    """The default6 file freezes ``fine_inputs``: decoded with whole-sample stage inputs, it comes out wrong."""
-    data = (GOLDEN / "default6-quiet-48k16-mono.trh").read_bytes()
-    model = load(GOLDEN / "model" / "default6")
-    assert model.settings.fine_inputs
-    info = codec.stream_info(codec.read_header(data))
-    (frame,) = codec.parse(data).frames
-    exact = payload.decode_payload(model, frame.payload, info.num_samples, 1, 16, 48000, info.layout)
-    assert np.array_equal(exact, codec.decode(data, GOLDEN / "model" / "default6")[0])
-    whole = replace(model, settings=replace(model.settings, fine_inputs=False))
-    try:
-        wrong = payload.decode_payload(whole, frame.payload, info.num_samples, 1, 16, 48000, info.layout)
+        wrong = payload.decode_payload(without, frame.payload, *args)
     except engine.FrameError:
         return
     assert not np.array_equal(wrong, exact)

@@ -7,7 +7,8 @@ adaptive stages predict its residual (stage 0, plus ``stereo_taps`` taps of the 
 residual: the second channel sees the first one's current one), stage 0's residual (stage 1) and stage
 1's residual (stage 2). Weights have 16 fractional bits; each adapts by normalized LMS (error times input
 over the window's energy, kept as an exact running sum, plus the error's square with ``nlms_robust``).
-Stage inputs and errors are clamped to +-2**26. Without the cascade the previous sample predicts.
+Stage inputs and errors are clamped to +-2**26; with ``fine_inputs`` they are kept in 1/2**FINE of a sample,
+from the parts before rounding. Without the cascade the previous sample predicts.
 
 :func:`predict` gives the parts of a sample's prediction and the prediction (their exact sum rounded once with
 ``fine_sum``, else the sum of the rounded parts; with ``stage_mix`` the adaptive stages' parts weighted,
