@@ -240,7 +240,8 @@ def window_step(cs: Cascade, k: int, c: int, t: int, order: int, e: int) -> None
 @njit(cache=True, inline="always")
 def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: int, pl: int, p0: int, p1: int,
           p2: int) -> None:
-    """Take channel ``c``'s sample ``value`` at ``t`` (the parts of its prediction from :func:`predict`)."""
+    """Take channel ``c``'s sample ``value`` at ``t`` (the parts of its prediction from :func:`predict`; with
+    ``fine_inputs`` the stages learn from the finer parts :func:`predict` kept in ``PART`` instead)."""
     cs.hist[XH, c, t] = value
     cs.hist[XS, c, t] = value >> cs.sums[c, SHIFT]
     if cfg.lpc_covariance:

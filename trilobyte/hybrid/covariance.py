@@ -89,8 +89,9 @@ def solve(ring: np.ndarray, t: int, p: int, ridge: int, decay: int, coef: np.nda
     ``x[t-1]``, by an integer Cholesky factorization ``C C^T``; ``a`` and ``y`` are scratch.
 
     ``ridge`` is a shift: every diagonal entry is raised by the largest one over ``2**ridge`` plus
-    ``2**decay`` (one squared unit a sample over the window), so a silent or nearly silent window, whose
-    sums are mostly what the decay's rounding left behind, gives coefficients near zero.
+    ``2**decay`` units of the sums (one unit a sample over the window: a squared step, or ``2**-f`` of one
+    with ``f`` fractional bits), so a silent or nearly silent window, whose sums are mostly what the
+    decay's rounding left behind, gives coefficients near zero.
 
     ``order``: solve for the first ``order`` coefficients only (the rest are zero; -1: all ``p``).
     ``cover_rhs``: the scale is set by the newest energy ``g_{t-1}[0]`` too, which bounds every ``|b[i]|``
