@@ -222,6 +222,26 @@ def init_distributed(device: str) -> Dist:
     return Dist(torch_dist.get_rank(), torch_dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def leave_distributed(dist: Dist, finished: bool) -> None:
+    """Leave the torchrun process group, once train() has returned.
+
+    By then the DistributedDataParallel wrapper, whose reducer holds the group, is freed, so the group's
+    threads end here rather than in interpreter teardown (where gloo can abort a rank). The barrier keeps
+    the other ranks until rank 0 has written the model; a failed rank skips it, since its peers may be
+    inside another collective.
+    """
+    if dist.world == 1:
+        return
+    import gc
+
+    import torch.distributed as torch_dist
+
+    gc.collect()
+    if finished:
+        torch_dist.barrier()
+    torch_dist.destroy_process_group()
+
+
 def all_reduce_sum(values: list[float], dist: Dist, device: str) -> list[float]:
     if dist.world == 1:
         return values
@@ -391,11 +411,17 @@ def main(argv: list[str] | None = None) -> int:
             "--shard and --jobs split evaluation; training runs data-parallel under torchrun instead"
         )
     setup_logging(args.verbose)
+    dist = init_distributed(args.device)
+    finished = False
     try:
-        return train(args)
+        status = train(args, dist)
+        finished = True
+        return status
     except (DatasetError, TokenizeError, ModelError, ValueError) as err:
         log.error("%s", err)
         return 1
+    finally:
+        leave_distributed(dist, finished)
 
 
 def training_record(args: argparse.Namespace, train_sets: list[Dataset], valid_sets: list[Dataset], batch_size: int,
@@ -452,14 +478,13 @@ def build_or_resume(args: argparse.Namespace, out: Path, settings: TokenizerSett
     return model, optimizer, start_step
 
 
-def train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace, dist: Dist) -> int:
     import torch
 
     preset = PRESETS[args.preset]
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
-    dist = init_distributed(device)
     if device.startswith("cuda") and dist.world > 1:
         device = f"cuda:{dist.local_rank}"
     if device.startswith("cuda"):
@@ -596,11 +621,6 @@ def train(args: argparse.Namespace) -> int:
             args.steps,
             final["tokens_per_s_this_run"] or 0,
         )
-    if dist.world > 1:
-        import torch.distributed as torch_dist
-
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
     return 0
 
 
