@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -63,8 +64,25 @@ def test_a_changed_callee_is_recompiled_only_with_the_refresh(tmp_path: Path) ->
     assert result(guarded) == "20"
 
 
-def test_the_kernel_refreshes_every_module_with_cached_functions() -> None:
+def hybrid_imports(path: Path) -> set[str]:
+    """The trilobyte.hybrid modules a source file imports (``import a.b as c`` or ``from a.b import c``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "trilobyte.hybrid":
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trilobyte.hybrid."):
+            names.add(node.module.split(".")[2])
+    return names
+
+
+def test_the_kernel_refreshes_every_module_its_compiled_functions_are_built_from() -> None:
+    """Modules with cached functions, and every module they import: numba freezes an imported constant
+    (``settings.MAX_ORDER`` sizes the cascade's arrays) into the cached code, so a change there must
+    flush it too."""
     from trilobyte.hybrid import kernel
 
-    compiled = {p.stem for p in (ROOT / "trilobyte" / "hybrid").glob("*.py") if "@njit(cache=True" in p.read_text()}
-    assert compiled == {m.__name__.rsplit(".", 1)[1] for m in kernel.MODULES}
+    folder = ROOT / "trilobyte" / "hybrid"
+    compiled = {p.stem for p in folder.glob("*.py") if "@njit(cache=True" in p.read_text()}
+    imported = set().union(*(hybrid_imports(folder / f"{name}.py") for name in compiled)) - {"jitcache"}
+    assert "settings" in imported
+    assert compiled | imported == {m.__name__.rsplit(".", 1)[1] for m in kernel.MODULES}

@@ -39,6 +39,7 @@ from trilobyte.hybrid import (
     network,
     recent,
     residual,
+    settings,
     stagemix,
     valueset,
 )
@@ -246,8 +247,9 @@ def run_frame(mode: int, x: np.ndarray, cfg: Any, net: tuple, sig: np.ndarray, e
     return OK, fr.io[0]
 
 
-# every module the kernel's compiled functions are built from (numba's cache must see a change in any)
+# every module the kernel's compiled functions are built from, or take constants from (numba freezes a global
+# into the compiled code: its cache must see a change in any of them)
 MODULES = (sys.modules[__name__], calibration, cascade, covariance, intmath, legacy, network, rc, recent,
-           residual, stagemix, valueset)
+           residual, settings, stagemix, valueset)
 # before any of them is loaded from the cache: numba would not see a change in the modules it calls
 jitcache.refresh(*MODULES)
