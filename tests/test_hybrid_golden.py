@@ -27,7 +27,8 @@ def test_the_manifest_covers_depths_channels_rates_and_models() -> None:
     assert {f["channels"] for f in files} == {1, 2}
     assert min(f["sample_rate"] for f in files) == 8000 and max(f["sample_rate"] for f in files) == 96000
     assert {f["model"] for f in files} == set(MANIFEST["models"]) == {
-        "current", "first-kernel", "covariance-v1", "default", "default3", "default4", "default5", "default6"}
+        "current", "first-kernel", "covariance-v1", "default", "default3", "default4", "default5", "default6",
+        "default7"}
     assert sum((GOLDEN / f["file"]).stat().st_size for f in files) < 1 << 20
 
 
@@ -49,7 +50,7 @@ def test_the_manifest_covers_every_frame_layout() -> None:
     assert layout5 == {"layout5-recent-11k16-mono.trh", "default3-quiet-44k16-stereo.trh"}
     assert layout6 == {"layout6-primed-16k16-mono.trh", "layout6-faster-16k16-mono.trh",
                        "default4-mixed-44k16-mono.trh", "default5-quiet-44k16-stereo.trh",
-                       "default6-quiet-48k16-mono.trh"}
+                       "default6-quiet-48k16-mono.trh", "default7-recent-44k16-mono.trh"}
     (faster,) = codec.parse((GOLDEN / "layout6-faster-16k16-mono.trh").read_bytes()).frames
     assert faster.payload[0] >> 5 & 1 and faster.payload[1] == 4  # an options byte naming variant 4
     assert set(layouts.values()) == {1, 2, 3, 4, 5, 6}
@@ -98,10 +99,13 @@ def test_the_third_default_models_file_needs_the_exact_sum_of_the_parts() -> Non
     ("default4-mixed-44k16-mono.trh", "default4", "stage_mix", False),
     ("default5-quiet-44k16-stereo.trh", "default5", "lpc_fraction", 0),
     ("default6-quiet-48k16-mono.trh", "default6", "fine_inputs", False),
+    ("default7-recent-44k16-mono.trh", "default7", "nlms_recent", 0),
+    ("default7-recent-44k16-mono.trh", "default7", "wide_orders", (1024, 64, 16)),
 ])
 def test_a_default_models_file_needs_the_setting_it_froze(file: str, model_name: str, field: str, off: object) -> None:
-    """default4 froze ``stage_mix``, default5 ``lpc_fraction``, default6 ``fine_inputs``: each file decoded
-    with its model's setting turned off comes out wrong."""
+    """default4 froze ``stage_mix``, default5 ``lpc_fraction``, default6 ``fine_inputs``, default7
+    ``nlms_recent`` and a 1,536-tap first stage: each file decoded with its model's setting turned off (or
+    the stage at 1,024 taps) comes out wrong."""
     data = (GOLDEN / file).read_bytes()
     model = load(GOLDEN / "model" / model_name)
     assert getattr(model.settings, field) != off

@@ -233,6 +233,15 @@ def fine_inputs_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     ]
 
 
+def nlms_recent_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
+    """A slice coded with a frozen copy of the seventh default model (a 1,536-tap first stage whose steps
+    divide by an energy blended with the input's recent power, ``nlms_recent``)."""
+    return [
+        ("default7-recent-44k16-mono", "default7", hires("hires-96k24-b.flac", 44100, 16, 3.0, 0.5, 1), 44100, 16,
+         "CC0 recording hires-96k24-b, 16-bit 44.1 kHz mono"),
+    ]
+
+
 def layout6_sources() -> list[tuple[str, str, np.ndarray, int, int, str]]:
     """Three frames of the small model (16,384 samples each): the second and third primed by the frame
     before them (layout 6); and a frame the default preset coded in cascade variant 4."""
@@ -259,7 +268,7 @@ def main(models_dir: Path | None) -> None:
     models = {name: copy_model(models_dir / name, HERE / "model" / name) if models_dir else
               load(HERE / "model" / name).model_id for name in names}
     # each frozen once: a later default model is another model
-    for name in ("default", "default3", "default4", "default5", "default6"):
+    for name in ("default", "default3", "default4", "default5", "default6", "default7"):
         if not (HERE / "model" / name).exists():
             copy_model(DEFAULT_MODEL, HERE / "model" / name)
         models[name] = load(HERE / "model" / name).model_id
@@ -268,7 +277,7 @@ def main(models_dir: Path | None) -> None:
     written = {e["file"] for e in entries}
     every = (sources() + layout2_sources() + default_sources() + layout3_sources() + layout4_sources()
              + layout5_sources() + fine_sum_sources() + layout6_sources() + stage_mix_sources()
-             + lpc_fraction_sources() + fine_inputs_sources())
+             + lpc_fraction_sources() + fine_inputs_sources() + nlms_recent_sources())
     for stem, model, samples, rate, bits, description in every:
         if f"{stem}{codec.SUFFIX}" in written:
             continue

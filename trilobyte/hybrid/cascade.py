@@ -6,7 +6,8 @@ exponentially weighted window of the past by the covariance method's least squar
 adaptive stages predict its residual (stage 0, plus ``stereo_taps`` taps of the other channel's LPC
 residual: the second channel sees the first one's current one), stage 0's residual (stage 1) and stage
 1's residual (stage 2). Weights have 16 fractional bits; each adapts by normalized LMS (error times input
-over the window's energy, kept as an exact running sum, plus the error's square with ``nlms_robust``).
+over the window's energy, kept as an exact running sum, plus the error's square with ``nlms_robust``; with
+``nlms_recent`` the energy is blended with the input's recent power).
 Stage inputs and errors are clamped to +-2**26; with ``fine_inputs`` they are kept in 1/2**FINE of a sample,
 from the parts before rounding. Without the cascade the previous sample predicts.
 
@@ -33,14 +34,15 @@ from trilobyte.hybrid.settings import MAX_ORDER
 PAD = MAX_ORDER + 2  # zero history before a frame's first sample
 W_BITS = 16
 W_CLIP = 1 << 24
-U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies stay below 2**62
+U_CLIP = 1 << 26  # stage inputs and errors are clamped here: window energies stay below 1.5 * 2**62
 STEREO_MAX = 32
 XH, XS, U = 0, 1, 2  # rows of Cascade.hist
 TAPS, LPC = 3, 4  # rows of Cascade.w after the three stages'
 FINE = 4  # fractional bits of the stages' inputs with ``fine_inputs``
-SHIFT, ENERGY, E_CROSS, A_U, STEP, FRAC, PART = 0, 1, 4, 5, 8, 11, 12  # columns of Cascade.sums (ENERGY + k,
-# A_U + k, STEP + k: stage k's; STEP + k its pending normalized LMS step, taken when the stage next predicts;
-# PART + k the parts of the prediction in 1/2**FINE of a sample with ``fine_inputs``: LPC, stages 0 to 2)
+SHIFT, ENERGY, E_CROSS, A_U, STEP, FRAC, PART, POWER = 0, 1, 4, 5, 8, 11, 12, 16  # columns of Cascade.sums
+# (ENERGY + k, A_U + k, STEP + k, POWER + k: stage k's; STEP + k its pending normalized LMS step, taken when the
+# stage next predicts; PART + k the parts of the prediction in 1/2**FINE of a sample with ``fine_inputs``: LPC,
+# stages 0 to 2; POWER + k its input's recent power with ``nlms_recent``)
 
 
 class Cascade(NamedTuple):
@@ -50,9 +52,10 @@ class Cascade(NamedTuple):
     # samples shifted below 2**20), stage k's input (U + k: the LPC residual, then stage k-1's residual)
     w: np.ndarray  # (5, channels, MAX_ORDER): stage k's weights (16 fractional bits), the stereo taps'
     # (TAPS), the LPC coefficients (LPC, 20 fractional bits)
-    sums: np.ndarray  # (channels, 16): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
+    sums: np.ndarray  # (channels, 19): the LPC input's shift (SHIFT), stage k window's energy (ENERGY + k),
     # the stereo taps' (E_CROSS), stage k input's running magnitude in 1/16 (A_U + k: sign-error LMS), stage
-    # k's pending step (STEP + k), the LPC lag sums' fractional bits (FRAC), the fine parts (PART + k)
+    # k's pending step (STEP + k), the LPC lag sums' fractional bits (FRAC), the fine parts (PART + k), stage
+    # k input's recent power (POWER + k)
     cross: np.ndarray  # (STEREO_MAX,) the stereo taps' inputs for the current sample
     mix: np.ndarray  # (channels, stagemix.COLUMNS) the stage mix's weights and sums (``stage_mix``)
 
@@ -70,7 +73,7 @@ class Solver(NamedTuple):
 @njit(cache=True)
 def new_cascade(channels: int, samples: int) -> Cascade:
     """A silent past for ``samples`` samples of ``channels`` channels."""
-    sums = np.zeros((channels, PART + 4), dtype=np.int64)
+    sums = np.zeros((channels, POWER + 3), dtype=np.int64)
     sums[:, A_U: A_U + 3] = 16 << 4
     return Cascade(np.zeros((5, channels, PAD + samples), dtype=np.int64),
                    np.zeros((5, channels, MAX_ORDER), dtype=np.int64), sums, np.zeros(STEREO_MAX, dtype=np.int64),
@@ -87,7 +90,7 @@ def new_solver(cfg: Any, channels: int) -> Solver:
 
 @njit(cache=True)
 def stage_sum(w: np.ndarray, u: np.ndarray, n: int, order: int, g: int, rate: int) -> int:
-    """sum w[i] u[n-1-i], 16 fractional bits (|w| < 2**24, |u| < 2**26, order <= 1024: below 2**60), each
+    """sum w[i] u[n-1-i], 16 fractional bits (|w| < 2**24, |u| < 2**26, order <= 1536: below 2**61), each
     weight first taking the normalized LMS step ``g`` left by the sample before (:func:`nlms_step`; 0: none):
     ``w[i] += (g u[n-2-i] + half) >> (14 + rate)``, clipped. One pass over the weights instead of two."""
     acc = 0
@@ -179,7 +182,7 @@ def predict(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, n: int) -> tuple[
     if cfg.stage_mix:
         exact = stagemix.mixed(cs.mix[c], al >> 8, (a0 >> sh) + (ac >> sh), a1 >> sh, a2 >> sh)
         return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
-    # each sum is below 2**60; shifted to 12 fractional bits, five of them stay below 2**63
+    # each sum is below 2**61; shifted to 12 fractional bits, five of them stay below 2**63
     exact = (al >> 8) + (a0 >> sh) + (ac >> sh) + (a1 >> sh) + (a2 >> sh)
     return pre, pl, p0, p1, p2, pre + rounded(exact, 12)
 
@@ -197,6 +200,16 @@ def nlms_step(order: int, err: int, energy: int, fine: int = 0) -> int:
 
 
 @njit(cache=True, inline="always")
+def stage_energy(cfg: Any, cs: Cascade, c: int, k: int, order: int) -> int:
+    """Stage ``k``'s window energy, with ``nlms_recent`` 3/4 of it plus 1/4 of ``order`` times its input's
+    recent power (each below 2**62, so the blend is too)."""
+    energy = cs.sums[c, ENERGY + k]
+    if cfg.nlms_recent == 0:
+        return energy
+    return energy - (energy >> 2) + ((order * cs.sums[c, POWER + k]) >> 2)
+
+
+@njit(cache=True, inline="always")
 def nlms_adapt(cfg: Any, cs: Cascade, c: int, e0: int, e1: int, e2: int) -> None:
     """The stages' normalized LMS steps, left pending for each stage's next :func:`stage_sum` (the stereo
     taps' taken now); with ``nlms_robust`` the error's square joins the denominator (|e| < 2**26: each sum
@@ -204,7 +217,7 @@ def nlms_adapt(cfg: Any, cs: Cascade, c: int, e0: int, e1: int, e2: int) -> None
     q0 = e0 * e0 if cfg.nlms_robust else 0
     q1 = e1 * e1 if cfg.nlms_robust else 0
     q2 = e2 * e2 if cfg.nlms_robust else 0
-    energy0 = cs.sums[c, ENERGY] + cs.sums[c, E_CROSS] + q0
+    energy0 = stage_energy(cfg, cs, c, 0, cfg.order0) + cs.sums[c, E_CROSS] + q0
     fine = FINE if cfg.fine_inputs else 0
     g = nlms_step(cfg.order0, e0, energy0, fine)
     cs.sums[c, STEP] = g
@@ -212,8 +225,8 @@ def nlms_adapt(cfg: Any, cs: Cascade, c: int, e0: int, e1: int, e2: int) -> None
         sh = 14 + cfg.rate0
         for i in range(cfg.stereo_taps):
             cs.w[TAPS, c, i] = stepped(cs.w[TAPS, c, i], g, cs.cross[i], sh)
-    cs.sums[c, STEP + 1] = nlms_step(cfg.order1, e1, cs.sums[c, ENERGY + 1] + q1, fine)
-    cs.sums[c, STEP + 2] = nlms_step(cfg.order2, e2, cs.sums[c, ENERGY + 2] + q2, fine)
+    cs.sums[c, STEP + 1] = nlms_step(cfg.order1, e1, stage_energy(cfg, cs, c, 1, cfg.order1) + q1, fine)
+    cs.sums[c, STEP + 2] = nlms_step(cfg.order2, e2, stage_energy(cfg, cs, c, 2, cfg.order2) + q2, fine)
 
 
 @njit(cache=True)
@@ -228,11 +241,14 @@ def abs_mean_step(a: int, v: int, shift: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def window_step(cs: Cascade, k: int, c: int, t: int, order: int, e: int) -> None:
-    """Stage ``k``'s window after its new input ``e`` joins it (the oldest leaves)."""
+def window_step(cfg: Any, cs: Cascade, k: int, c: int, t: int, order: int, e: int) -> None:
+    """Stage ``k``'s window after its new input ``e`` joins it (the oldest leaves), and its recent power
+    (``nlms_recent``: ``p += (e**2 - p) >> nlms_recent``, never below 0)."""
     if order > 0:
         old = cs.hist[U + k, c, t - order]
         cs.sums[c, ENERGY + k] += e * e - old * old
+        if cfg.nlms_recent:
+            cs.sums[c, POWER + k] += (e * e - cs.sums[c, POWER + k]) >> cfg.nlms_recent
     cs.hist[U + k, c, t] = e
     cs.sums[c, A_U + k] = abs_mean_step(cs.sums[c, A_U + k], e, 4)
 
@@ -264,6 +280,6 @@ def adapt(cfg: Any, cs: Cascade, sv: Solver, c: int, t: int, value: int, pre: in
         legacy.sign_lms_adapt(cfg, t, (e0, e1, e2), (cs.w[0, c], cs.w[1, c], cs.w[2, c]),
                               (cs.hist[U, c], cs.hist[U + 1, c], cs.hist[U + 2, c]), cs.sums[c, A_U:A_U + 3],
                               cs.w[TAPS, c], cs.cross)
-    window_step(cs, 0, c, t, cfg.order0, e_l)
-    window_step(cs, 1, c, t, cfg.order1, e0)
-    window_step(cs, 2, c, t, cfg.order2, e1)
+    window_step(cfg, cs, 0, c, t, cfg.order0, e_l)
+    window_step(cfg, cs, 1, c, t, cfg.order1, e0)
+    window_step(cfg, cs, 2, c, t, cfg.order2, e1)

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
 FEATURE_HISTORY_MAX = 64
-MAX_ORDER = 1024
+MAX_ORDER = 1536  # with inputs clamped to 2**26, a window's energy stays below 1.5 * 2**62
+VARIANT_ORDER_MAX = 1024  # variant 4 lengthens the second stage to at most this
 RECENT_MAX_DEPTH = 16  # recent values' tree spans a side channel's range: 2**17 entries at most
 FINE_SUM_ABOVE = 8  # bit depths where fine_sum applies: both 8-bit valid splits lost with it
 FINE_INPUTS_MAX = 16  # fine_inputs up to here: a 16-bit side channel's residual in 1/16 stays below 2**22
@@ -17,6 +18,7 @@ LEGACY = {
     "wide_rates": [4, 8, 4], "context_features": 0, "stereo_modes": False, "lpc_covariance": False,
     "lpc_ridge": 20, "nlms_robust": False, "lpc_cover_rhs": False, "lpc_warmup": 0, "absolute_scale": False,
     "round_centre": False, "fine_sum": False, "stage_mix": False, "lpc_fraction": 0, "fine_inputs": False,
+    "nlms_recent": 0,
 }
 
 
@@ -57,6 +59,7 @@ class KernelConfig(NamedTuple):
     stage_mix: bool  # only with fine_sum
     lpc_fraction: int  # 0 without the covariance stage
     fine_inputs: bool  # only with fine_sum, at 16 bits or fewer
+    nlms_recent: int  # 0 without nlms
     calibrate: bool  # the coder maps the mixture's CDF by the frame's calibration (layouts 3 to 6)
     recent: bool  # the coder mixes in the channel's recent values (layouts 5, 6; 16 bits or fewer)
 
@@ -93,7 +96,7 @@ def vary(config: dict[str, Any], variant: int) -> dict[str, Any]:
         config["scale_shift"] = min(config["scale_shift"] + 1, 8)
     elif variant == 4:
         config["rate0"] = max(config["rate0"] - 1, FAST_RATE_MIN)
-        config["order1"] = min(config["order1"] * 4, MAX_ORDER)
+        config["order1"] = min(config["order1"] * 4, VARIANT_ORDER_MAX)
     return config
 
 
@@ -154,6 +157,10 @@ class HybridSettings:
     ``fine_inputs``: with ``fine_sum``, at 16 bits or fewer, the adaptive stages' inputs (the LPC residual
     and each stage's residual) are kept in 1/16 of a sample, from the parts before rounding, instead of in
     whole samples: in a passage a few steps loud the rounding was noise the size of what they predict.
+    ``nlms_recent``: each normalized LMS step divides by 3/4 of the window's energy plus 1/4 of the stage's
+    order times its input's recent power (a running mean of its square over about 2**nlms_recent
+    samples), so after an attack or into a decay the step follows the level sooner than the window's
+    energy alone lets it (0: the window's energy alone).
 
     A model saved before a field existed gets that field's ``LEGACY`` value, which reproduces the kernel
     it was made with.
@@ -190,6 +197,7 @@ class HybridSettings:
     stage_mix: bool = True
     lpc_fraction: int = 8
     fine_inputs: bool = False
+    nlms_recent: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orders", tuple(int(o) for o in self.orders))
@@ -217,6 +225,8 @@ class HybridSettings:
             raise SettingsError(f"lpc_warmup is a shift from 0 to 8, not {self.lpc_warmup}")
         if not 0 <= self.lpc_fraction <= 16:
             raise SettingsError(f"lpc_fraction is 0 to 16 bits, not {self.lpc_fraction}")
+        if not 0 <= self.nlms_recent <= 12:
+            raise SettingsError(f"nlms_recent is a shift from 1 to 12 (0: off), not {self.nlms_recent}")
         if not 4 <= self.lpc_ridge <= 30:
             raise SettingsError(f"lpc_ridge is a shift from 4 to 30, not {self.lpc_ridge}")
         if not 1 <= self.history <= FEATURE_HISTORY_MAX:
@@ -292,6 +302,7 @@ class HybridSettings:
             recent=recent and bit_depth <= RECENT_MAX_DEPTH,
             lpc_fraction=self.lpc_fraction if self.lpc_covariance and lpc_order > 0 else 0,
             fine_inputs=self.fine_inputs and self.fine_sum and FINE_SUM_ABOVE < bit_depth <= FINE_INPUTS_MAX,
+            nlms_recent=self.nlms_recent if self.nlms else 0,
         )
         # plain ints and bools: numba compiles the kernel once for this one type of named tuple
         return KernelConfig(**{k: bool(v) if KernelConfig.__annotations__[k] == "bool" else int(v)
