@@ -202,7 +202,7 @@ def nlms_step(order: int, err: int, energy: int, fine: int = 0) -> int:
 @njit(cache=True, inline="always")
 def stage_energy(cfg: Any, cs: Cascade, c: int, k: int, order: int) -> int:
     """Stage ``k``'s window energy, with ``nlms_recent`` 3/4 of it plus 1/4 of ``order`` times its input's
-    recent power (each below 2**62, so the blend is too)."""
+    recent power (each at most 1.5 * 2**62, so the blend is too)."""
     energy = cs.sums[c, ENERGY + k]
     if cfg.nlms_recent == 0:
         return energy
