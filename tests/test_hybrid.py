@@ -31,6 +31,12 @@ def short_music(samples: int) -> np.ndarray:
     return clip.samples[5000 : 5000 + samples].astype(np.int64)
 
 
+def short_music_at(samples: int, bits: int, channels: int) -> np.ndarray:
+    """:func:`short_music` (16-bit) moved to ``bits`` by shifting, its first ``channels`` channels."""
+    x = short_music(samples)[:, :channels]
+    return x << (bits - 16) if bits > 16 else x >> (16 - bits)
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return random_model(1).save(tmp_path_factory.mktemp("hybrid"))

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("numba")
 
 from tests.hybrid_models import SMALL, random_model
-from tests.test_hybrid import short_music
+from tests.test_hybrid import short_music, short_music_at
 from trilobyte.hybrid import engine, payload
 from trilobyte.hybrid.settings import HybridSettings
 
@@ -26,8 +26,7 @@ def quiet_music(n: int) -> np.ndarray:
 @pytest.mark.parametrize("bits,channels", [(16, 1), (16, 2), (24, 2), (8, 1)])
 def test_fine_inputs_round_trip(bits: int, channels: int) -> None:
     model = random_model(4, FINE)
-    x = short_music(6000)[:, :channels]
-    x = x << (bits - 16) if bits > 16 else x >> (16 - bits) if bits < 16 else x
+    x = short_music_at(6000, bits, channels)
     data = payload.encode_payload(model, x, bits, 44100)
     assert np.array_equal(payload.decode_payload(model, data, len(x), channels, bits, 44100), x)
 

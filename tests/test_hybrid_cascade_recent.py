@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("numba")
 
 from tests.hybrid_models import SMALL, random_model
-from tests.test_hybrid import short_music
+from tests.test_hybrid import short_music_at
 from trilobyte.hybrid import cascade, payload
 from trilobyte.hybrid.settings import MAX_ORDER, HybridSettings, SettingsError
 
@@ -22,8 +22,7 @@ RECENT = replace(SMALL, fine_sum=True, stage_mix=True, lpc_fraction=8, fine_inpu
 @pytest.mark.parametrize("bits,channels,rate", [(16, 1, 44100), (16, 2, 44100), (24, 2, 48000), (8, 1, 8000)])
 def test_nlms_recent_round_trip(bits: int, channels: int, rate: int) -> None:
     model = random_model(5, RECENT)
-    x = short_music(6000)[:, :channels]
-    x = x << (bits - 16) if bits > 16 else x >> (16 - bits) if bits < 16 else x
+    x = short_music_at(6000, bits, channels)
     data = payload.encode_payload(model, x, bits, rate)
     assert np.array_equal(payload.decode_payload(model, data, len(x), channels, bits, rate), x)
     plain = replace(model, settings=replace(model.settings, nlms_recent=0))
